@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: MIT
+# hotalloc: `make` builds build/libhotalloc.so and build/hotalloc.
+# `make demo` and `make test` install what is missing first (scripts/install-deps).
+
+PREFIX ?= /usr/local
+BUILD ?= build
+CC ?= cc
+WERROR ?=
+CFLAGS ?= -O2 -g
+WARN = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(if $(WERROR),-Werror)
+CPPFLAGS += -Iinclude
+UNWIND_INC := $(shell pkg-config --cflags libunwind 2>/dev/null)
+
+PRELOAD_SRC = preload/shim.c preload/hook.c preload/ring.c preload/writer.c preload/boot.c \
+	preload/unwind.c preload/env.c preload/log.c preload/arena.c preload/modules.c
+PRELOAD_OBJ = $(PRELOAD_SRC:%.c=$(BUILD)/%.o)
+ANALYZER_SRC = $(wildcard analyzer/*.c)
+ANALYZER_OBJ = $(ANALYZER_SRC:%.c=$(BUILD)/%.o)
+HEADERS = $(wildcard include/*.h include/hotalloc/*.h preload/*.h analyzer/*.h)
+
+LIB = $(BUILD)/libhotalloc.so
+BIN = $(BUILD)/hotalloc
+
+all: $(LIB) $(BIN)
+
+$(BUILD)/preload/%.o: preload/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(UNWIND_INC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden \
+		-ftls-model=initial-exec -fno-omit-frame-pointer -c $< -o $@
+
+$(LIB): $(PRELOAD_OBJ)
+	$(CC) -shared -o $@ $^ -Wl,-z,defs -Wl,-z,now -lunwind -lzstd -ldl -lpthread
+
+$(BUILD)/analyzer/%.o: analyzer/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -D_GNU_SOURCE $(CFLAGS) $(WARN) -DHA_LIBDIR='"$(PREFIX)/lib/hotalloc"' -c $< -o $@
+
+$(BIN): $(ANALYZER_OBJ)
+	$(CC) -o $@ $^ -lzstd -lm
+
+deps:
+	@scripts/install-deps
+
+demo: deps
+	@$(MAKE) --no-print-directory all tests/demo
+	@echo "== tracing tests/demo.c (50000 allocations, one 4096-byte leak) =="
+	$(BIN) record -o $(BUILD)/demo.trace -- $(BUILD)/tests/demo
+	$(BIN) report --format json $(BUILD)/demo.trace
+
+-include tests/workloads.mk
+
+tests/demo: $(BUILD)/tests/demo
+$(BUILD)/tests/demo: tests/demo.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(WARN) -o $@ $<
+
+test: 
+	@scripts/install-deps --test
+	@$(MAKE) --no-print-directory all test-build
+	@tests/run-all.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/hotalloc $(DESTDIR)$(PREFIX)/include/hotalloc
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/hotalloc
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/hotalloc/libhotalloc.so
+	install -m 644 include/hotalloc.h $(DESTDIR)$(PREFIX)/include/hotalloc.h
+	install -m 644 include/hotalloc/format.h $(DESTDIR)$(PREFIX)/include/hotalloc/format.h
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all deps demo test install clean tests/demo

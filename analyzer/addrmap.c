@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* Open-addressing map from block address to block, for the replay. */
+#include <stdlib.h>
+#include <string.h>
+#include "addrmap.h"
+#include "util.h"
+
+static size_t slot_of(const struct ha_addrmap *m, uint64_t addr)
+{
+	/* Fibonacci hashing: addresses are 16-byte aligned and clustered. */
+	return (size_t)((addr * 0x9e3779b97f4a7c15ull) >> 20) & m->mask;
+}
+
+void ha_addrmap_init(struct ha_addrmap *m)
+{
+	m->mask = 1023;
+	m->count = 0;
+	m->slots = xcalloc(m->mask + 1, sizeof(*m->slots));
+}
+
+void ha_addrmap_free(struct ha_addrmap *m)
+{
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
+}
+
+struct ha_block *ha_addrmap_find(struct ha_addrmap *m, uint64_t addr)
+{
+	for (size_t i = slot_of(m, addr);; i = (i + 1) & m->mask) {
+		if (m->slots[i].addr == addr)
+			return &m->slots[i];
+		if (!m->slots[i].addr)
+			return NULL;
+	}
+}
+
+static void put(struct ha_addrmap *m, const struct ha_block *b)
+{
+	size_t i = slot_of(m, b->addr);
+
+	while (m->slots[i].addr)
+		i = (i + 1) & m->mask;
+	m->slots[i] = *b;
+}
+
+void ha_addrmap_insert(struct ha_addrmap *m, const struct ha_block *b)
+{
+	if ((m->count + 1) * 4 > (m->mask + 1) * 3) {
+		struct ha_block *old = m->slots;
+		size_t n = m->mask + 1;
+
+		m->mask = 2 * n - 1;
+		m->slots = xcalloc(2 * n, sizeof(*m->slots));
+		for (size_t i = 0; i < n; i++)
+			if (old[i].addr)
+				put(m, &old[i]);
+		free(old);
+	}
+	put(m, b);
+	m->count++;
+}
+
+int ha_addrmap_remove(struct ha_addrmap *m, uint64_t addr, struct ha_block *out)
+{
+	struct ha_block *b = ha_addrmap_find(m, addr);
+	size_t i, j;
+
+	if (!b)
+		return 0;
+	if (out)
+		*out = *b;
+	i = (size_t)(b - m->slots);
+	/* Backward-shift: move later members of the run into the hole when
+	 * their home slot does not lie between the hole and them. */
+	for (j = (i + 1) & m->mask; m->slots[j].addr; j = (j + 1) & m->mask) {
+		size_t home = slot_of(m, m->slots[j].addr);
+
+		if (((j - home) & m->mask) >= ((j - i) & m->mask)) {
+			m->slots[i] = m->slots[j];
+			i = j;
+		}
+	}
+	m->slots[i].addr = 0;
+	m->count--;
+	return 1;
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/* Loads a profile: drives the trace reader into the replay. */
+#include <stdlib.h>
+#include <string.h>
+#include "profile.h"
+#include "util.h"
+
+static void on_event(void *ctx, const struct ha_event *ev)
+{
+	ha_replay_event(&((struct ha_profile *)ctx)->rp, ev);
+}
+
+static void on_sync(void *ctx, uint64_t ts)
+{
+	ha_replay_sync(&((struct ha_profile *)ctx)->rp, ts);
+}
+
+static void on_lost(void *ctx, uint64_t n)
+{
+	((struct ha_profile *)ctx)->rp.tot.lost += n;
+}
+
+static void on_stack(void *ctx, uint32_t id, const uint64_t *frames, unsigned n)
+{
+	(void)id;
+	(void)frames;
+	(void)n;
+	((struct ha_profile *)ctx)->nstacks++;
+}
+
+static void on_module(void *ctx, uint32_t id, uint64_t ts, uint64_t bias, const char *path,
+		      const uint8_t *build_id, unsigned build_id_len, const uint64_t *segs,
+		      unsigned nseg)
+{
+	(void)id, (void)ts, (void)bias, (void)path, (void)build_id, (void)build_id_len;
+	(void)segs, (void)nseg;
+	((struct ha_profile *)ctx)->nmodules++;
+}
+
+static void on_info(void *ctx, const char *key, const char *val, size_t len)
+{
+	struct ha_profile *p = ctx;
+
+	if (!strcmp(key, "argv")) {
+		free(p->command);
+		p->command = xmalloc(len + 1);
+		memcpy(p->command, val, len);
+		p->command[len] = 0;
+		/* argv is NUL-separated, with a trailing NUL. */
+		while (len && !p->command[len - 1])
+			len--;
+		for (size_t i = 0; i < len; i++)
+			if (!p->command[i])
+				p->command[i] = ' ';
+		p->command[len] = 0;
+	} else if (!strcmp(key, "exe")) {
+		free(p->exe);
+		p->exe = xmalloc(len + 1);
+		memcpy(p->exe, val, len);
+		p->exe[len] = 0;
+	}
+}
+
+static void on_end(void *ctx, unsigned reason, uint64_t ts)
+{
+	struct ha_profile *p = ctx;
+
+	p->end_reason = reason;
+	p->end_ts = ts;
+}
+
+int ha_profile_load(struct ha_profile *p, const char *path)
+{
+	struct ha_trace t;
+	struct ha_visitor v = {
+		.ctx = p, .event = on_event, .stack = on_stack, .module = on_module,
+		.info = on_info, .sync = on_sync, .lost = on_lost, .end = on_end,
+	};
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	if (ha_trace_open(&t, path) < 0)
+		return -1;
+	p->path = xstrdup(path);
+	p->hdr = t.hdr;
+	ha_replay_init(&p->rp);
+	while ((rc = ha_trace_next(&t, &v)) > 0)
+		;
+	if (rc < 0) {
+		ha_trace_close(&t);
+		return -1;
+	}
+	ha_replay_finish(&p->rp);
+	p->truncated = t.truncated;
+	p->ended = t.ended;
+	p->chunks = t.chunks;
+	p->file_size = t.file_size;
+	if (t.truncated && t.chunks && !t.torn)
+		ha_warn("trace '%s' has no end record: the program was killed or is still running; "
+			"reporting its %llu chunks up to %.3f s", path,
+			(unsigned long long)t.chunks, (double)t.last_ts / 1e9);
+	else if (t.truncated && !t.chunks && !t.torn)
+		ha_warn("trace '%s' holds no events: the program was killed before its first chunk", path);
+	if (!p->command)
+		p->command = xstrdup("");
+	ha_trace_close(&t);
+	return 0;
+}
+
+void ha_profile_free(struct ha_profile *p)
+{
+	ha_replay_free(&p->rp);
+	free(p->path);
+	free(p->command);
+	free(p->exe);
+	memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/* Replay of a trace in time order.  Threads' events arrive in the file in
+ * drain order, not time order; a SYNC(W) record promises that every event
+ * stamped before W has been written, so at each SYNC the events older than
+ * the previous SYNC's W are sorted and applied (one SYNC of slack covers a
+ * push racing the drain), and the rest wait. */
+#include <stdlib.h>
+#include <string.h>
+#include "replay.h"
+#include "util.h"
+
+void ha_replay_init(struct ha_replay *r)
+{
+	memset(r, 0, sizeof(*r));
+	ha_addrmap_init(&r->live);
+	r->tot.first_ts = UINT64_MAX;
+}
+
+void ha_replay_free(struct ha_replay *r)
+{
+	ha_addrmap_free(&r->live);
+	free(r->pend);
+	r->pend = NULL;
+}
+
+static void push(struct ha_replay *r, uint8_t op, const struct ha_event *ev, uint64_t ts, uint64_t addr)
+{
+	struct ha_pend *p;
+
+	if (r->npend == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 4096;
+		r->pend = xrealloc(r->pend, r->cap * sizeof(*r->pend));
+	}
+	p = &r->pend[r->npend++];
+	p->ts = ts;
+	p->addr = addr;
+	p->size = ev->size;
+	p->seq = r->seq++;
+	p->stack = ev->stack;
+	p->tid = ev->tid;
+	p->op = op;
+	p->kind = ev->kind;
+}
+
+void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
+{
+	struct ha_totals *t = &r->tot;
+
+	t->calls[ev->kind]++;
+	if (ev->ts < t->first_ts)
+		t->first_ts = ev->ts;
+	if (ev->ts > t->last_ts)
+		t->last_ts = ev->ts;
+	switch (ev->kind) {
+	case HA_EV_MARK:
+		break;
+	case HA_EV_FREE:
+		if (ev->addr)
+			push(r, HA_OP_FREE, ev, ev->ts, ev->addr);
+		break;
+	case HA_EV_REALLOC:
+	case HA_EV_REALLOCARRAY:
+		if (ev->addr) {
+			if (!ev->old) {
+				push(r, HA_OP_ALLOC, ev, ev->ts, ev->addr);
+			} else if (ev->old == ev->addr) {
+				push(r, HA_OP_RESIZE, ev, ev->ts, ev->addr);
+			} else {
+				/* The old block was released inside the real call,
+				 * before any other thread could be given its address. */
+				push(r, HA_OP_FREE, ev, ev->pre, ev->old);
+				push(r, HA_OP_ALLOC, ev, ev->ts, ev->addr);
+			}
+		} else if (ev->old && ev->size == 0) {
+			push(r, HA_OP_FREE, ev, ev->pre, ev->old);	/* glibc's realloc(p, 0) */
+		} else {
+			t->failed++;
+		}
+		break;
+	default:
+		if (ev->addr)
+			push(r, HA_OP_ALLOC, ev, ev->ts, ev->addr);
+		else
+			t->failed++;
+		break;
+	}
+}
+
+static int cmp_pend(const void *a, const void *b)
+{
+	const struct ha_pend *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if (x->op != y->op)	/* at one instant, releases come first */
+		return x->op < y->op ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void note_peak(struct ha_totals *t, uint64_t ts)
+{
+	if (t->live_bytes > t->peak_bytes) {
+		t->peak_bytes = t->live_bytes;
+		t->peak_ts = ts;
+	}
+}
+
+static void apply(struct ha_replay *r, const struct ha_pend *p)
+{
+	struct ha_totals *t = &r->tot;
+	struct ha_block b, old, *cur;
+	bool have_old = false;
+
+	switch (p->op) {
+	case HA_OP_FREE:
+		if (ha_addrmap_remove(&r->live, p->addr, &old)) {
+			t->frees++;
+			t->live_bytes -= old.size;
+			t->live_blocks--;
+			have_old = true;
+		} else {
+			t->unmatched_frees++;
+		}
+		break;
+	case HA_OP_RESIZE:
+		cur = ha_addrmap_find(&r->live, p->addr);
+		if (cur) {
+			old = *cur;
+			have_old = true;
+			t->frees++;
+			t->live_bytes += p->size - cur->size;
+			cur->size = p->size;
+			cur->ts = p->ts;
+			cur->stack = p->stack;
+			cur->tid = p->tid;
+			t->allocations++;
+			t->bytes_allocated += p->size;
+			note_peak(t, p->ts);
+			break;
+		}
+		/* The block came from before tracing: treat as a fresh allocation. */
+		/* fall through */
+	case HA_OP_ALLOC:
+		if (ha_addrmap_remove(&r->live, p->addr, &old)) {
+			/* Its free was never seen (or arrived out of the window). */
+			t->conflicts++;
+			t->live_bytes -= old.size;
+			t->live_blocks--;
+		}
+		b.addr = p->addr;
+		b.size = p->size;
+		b.ts = p->ts;
+		b.stack = p->stack;
+		b.tid = p->tid;
+		ha_addrmap_insert(&r->live, &b);
+		t->allocations++;
+		t->bytes_allocated += p->size;
+		t->live_bytes += p->size;
+		t->live_blocks++;
+		note_peak(t, p->ts);
+		break;
+	}
+	if (r->observe)
+		r->observe(r->observe_ctx, p, have_old ? &old : NULL);
+}
+
+/* Applies the pending operations older than limit (all when limit is UINT64_MAX). */
+static void release(struct ha_replay *r, uint64_t limit)
+{
+	size_t i, n = r->npend;
+	bool sorted = true;
+
+	for (i = 1; i < n && sorted; i++)
+		sorted = cmp_pend(&r->pend[i - 1], &r->pend[i]) <= 0;
+	if (!sorted)
+		qsort(r->pend, n, sizeof(*r->pend), cmp_pend);
+	for (i = 0; i < n && r->pend[i].ts < limit; i++)
+		apply(r, &r->pend[i]);
+	memmove(r->pend, r->pend + i, (n - i) * sizeof(*r->pend));
+	r->npend = n - i;
+}
+
+void ha_replay_sync(struct ha_replay *r, uint64_t ts)
+{
+	if (r->prev_sync)
+		release(r, r->prev_sync);
+	r->prev_sync = ts;
+}
+
+void ha_replay_finish(struct ha_replay *r)
+{
+	release(r, UINT64_MAX);
+	if (r->tot.first_ts == UINT64_MAX)
+		r->tot.first_ts = 0;
+}

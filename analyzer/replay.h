@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* Replay: puts the events of all threads back in time order (within the
+ * window the trace's SYNC records allow), pairs every free with its block,
+ * and keeps the totals.  Memory grows with the live blocks, not the trace. */
+#ifndef HOTALLOC_REPLAY_H
+#define HOTALLOC_REPLAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "addrmap.h"
+#include "hotalloc/format.h"
+#include "trace.h"
+
+struct ha_totals {
+	uint64_t calls[HA_EV_NKINDS];
+	uint64_t allocations, frees, bytes_allocated;
+	uint64_t live_bytes, live_blocks;
+	uint64_t peak_bytes, peak_ts;
+	uint64_t unmatched_frees;	/* frees of blocks the trace never saw allocated */
+	uint64_t conflicts;		/* an address handed out again while still live */
+	uint64_t failed;		/* calls that returned no block */
+	uint64_t lost;			/* events the tracer could not record */
+	uint64_t first_ts, last_ts;
+};
+
+/* One replayed operation, in time order. */
+struct ha_pend {
+	uint64_t ts;
+	uint64_t addr;
+	uint64_t size;
+	uint64_t seq;
+	uint32_t stack;
+	uint32_t tid;
+	uint8_t op;		/* HA_OP_* */
+	uint8_t kind;		/* the call's enum ha_event_kind */
+};
+enum { HA_OP_FREE = 0, HA_OP_RESIZE = 1, HA_OP_ALLOC = 2 };
+
+struct ha_replay {
+	struct ha_totals tot;
+	struct ha_addrmap live;
+	struct ha_pend *pend;
+	size_t npend, cap;
+	uint64_t seq;
+	uint64_t prev_sync;
+	/* Optional observer of each operation after it was applied (for reports
+	 * beyond the totals).  freed is the block an op released, if any. */
+	void (*observe)(void *ctx, const struct ha_pend *op, const struct ha_block *freed);
+	void *observe_ctx;
+};
+
+void ha_replay_init(struct ha_replay *r);
+void ha_replay_free(struct ha_replay *r);
+/* Visitor entry points: feed events and syncs in file order. */
+void ha_replay_event(struct ha_replay *r, const struct ha_event *ev);
+void ha_replay_sync(struct ha_replay *r, uint64_t ts);
+/* Applies every pending event: call at the end of the trace. */
+void ha_replay_finish(struct ha_replay *r);
+
+#endif

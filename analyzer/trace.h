@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading a trace file: the header, then chunk by chunk, each decoded into
+ * calls of a visitor.  Memory stays bounded by one chunk. */
+#ifndef HOTALLOC_TRACE_H
+#define HOTALLOC_TRACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "hotalloc/format.h"
+
+/* One decoded event.  Times are ns since the trace's start. */
+struct ha_event {
+	uint64_t ts;
+	uint64_t addr;		/* returned or freed block; 0 when a call failed */
+	uint64_t old;		/* realloc, reallocarray: the block passed in */
+	uint64_t size;		/* requested bytes (calloc: nmemb * size, saturated) */
+	uint64_t pre;		/* realloc: time before the real call */
+	uint64_t align;		/* aligned kinds: the alignment; calloc: nmemb */
+	uint32_t tid;
+	uint32_t stack;		/* 1-based stack id, 0 = none */
+	uint8_t kind;		/* enum ha_event_kind */
+	const char *mark;	/* HA_EV_MARK: the name, valid during the callback */
+	uint32_t mark_len;
+};
+
+struct ha_visitor {
+	void *ctx;
+	void (*event)(void *ctx, const struct ha_event *ev);
+	void (*stack)(void *ctx, uint32_t id, const uint64_t *frames, unsigned n);
+	void (*module)(void *ctx, uint32_t id, uint64_t ts, uint64_t bias, const char *path,
+		       const uint8_t *build_id, unsigned build_id_len, const uint64_t *segs,
+		       unsigned nseg);
+	void (*unload)(void *ctx, uint32_t id, uint64_t ts);
+	void (*info)(void *ctx, const char *key, const char *val, size_t len);
+	void (*sync)(void *ctx, uint64_t ts);
+	void (*lost)(void *ctx, uint64_t count);
+	void (*end)(void *ctx, unsigned reason, uint64_t ts);
+};
+
+struct ha_trace {
+	FILE *f;
+	char *path;
+	struct ha_file_header hdr;
+	uint64_t chunks;
+	uint64_t bytes_read;
+	uint64_t file_size;
+	bool truncated;		/* it did not end with END: killed, or torn at the end */
+	bool ended;		/* the last record read was END */
+	bool torn;		/* the file ends inside a chunk (warned) */
+	uint64_t last_ts;	/* latest time seen, for messages */
+	uint8_t *raw, *comp;
+	size_t raw_cap, comp_cap;
+	void *dctx;
+};
+
+/* Opens and checks the header.  Returns 0, or prints one error line and
+ * returns -1 (missing, unreadable, foreign or unknown version). */
+int ha_trace_open(struct ha_trace *t, const char *path);
+/* Decodes the next chunk into v.  Returns 1 when a chunk was read, 0 at the
+ * end (t->truncated says how it ended), -1 on a corrupt chunk (error printed). */
+int ha_trace_next(struct ha_trace *t, const struct ha_visitor *v);
+void ha_trace_close(struct ha_trace *t);
+/* True when the file starts with the trace magic. */
+bool ha_trace_sniff(const char *path);
+
+#endif

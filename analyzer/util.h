@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers of the analyzer: messages in the house format, allocation
+ * that never returns NULL, and byte formatting. */
+#ifndef HOTALLOC_UTIL_H
+#define HOTALLOC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit statuses of every hotalloc command. */
+#define HA_EXIT_OK 0
+#define HA_EXIT_FAIL 1		/* check: a limit broke */
+#define HA_EXIT_USAGE 2		/* bad option, missing or corrupt input */
+
+/* "hotalloc: error: ..." on stderr. */
+void ha_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ha_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the error and exits with HA_EXIT_USAGE. */
+void ha_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Abort with a message on out-of-memory; never return NULL. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+#endif

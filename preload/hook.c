@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT */
+/* Where every interposed call is turned into a record: the recursion guard,
+ * errno, lazy start-up, stack capture and the push into the thread's ring.
+ * All the paranoia of the preloaded side lives here. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <link.h>
+#include "hotalloc/format.h"
+#include "internal.h"
+
+HA_TLS struct ha_tls ha__tls;
+_Atomic int ha__state;
+uintptr_t ha__self_lo, ha__self_hi;
+static _Atomic int init_once;
+static pthread_key_t exit_key;
+static _Atomic int may_start;	/* the constructor ran: the writer may be started lazily */
+pid_t ha__pid;
+
+uint64_t ha__now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *data)
+{
+	uintptr_t me = (uintptr_t)data;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo && me < lo + ph->p_memsz) {
+			ha__self_lo = lo;
+			ha__self_hi = lo + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void thread_exit(void *arg)
+{
+	struct ha_ring *r = arg;
+
+	/* Later destructors of this thread may still allocate: those events
+	 * take a ring each and give it back at once (see push_end). */
+	ha__tls.exiting = 1;
+	if (r && ha__tls.ring == r) {
+		ha__tls.ring = NULL;
+		ha__ring_retire(r);
+	}
+}
+
+static void atfork_child(void)
+{
+	ha__pid = (pid_t)syscall(SYS_getpid);
+	ha__tls.ring = NULL;
+	ha__tls.tid = 0;
+	pthread_setspecific(exit_key, NULL);
+	ha__rings_reset_child();
+	ha__writer_reset_child();
+	if (!ha__opt.follow)
+		atomic_store(&ha__state, HA_STOPPED);
+}
+
+/* First call from anywhere: resolve the real functions and set up the rings.
+ * The writer thread waits for the constructor (or a full ring). */
+static HA_COLD void init_slow(void)
+{
+	int expected = 0;
+
+	ha__boot_resolve();
+	if (!atomic_compare_exchange_strong(&init_once, &expected, 1)) {
+		while (atomic_load(&init_once) != 2)
+			;
+		return;
+	}
+	ha__tls.busy = 2;
+	ha__pid = (pid_t)syscall(SYS_getpid);
+	ha__start_ns = ha__now();
+	ha__env_load();
+	if (getauxval(AT_SECURE)) {
+		/* Setuid and other secure-mode programs are not traced. */
+		atomic_store(&ha__state, HA_STOPPED);
+	} else if (ha__rings_init() < 0) {
+		ha__log("error", "cannot map the ring table: %s; tracing is off", strerror(ENOMEM));
+		atomic_store(&ha__state, HA_STOPPED);
+	} else {
+		dl_iterate_phdr(find_self, (void *)(uintptr_t)&find_self);
+		pthread_key_create(&exit_key, thread_exit);
+		pthread_atfork(NULL, NULL, atfork_child);
+		if (!ha__opt.follow)
+			ha__env_unfollow();
+		atomic_store(&ha__state, HA_ON);
+	}
+	ha__tls.busy = 0;
+	atomic_store(&init_once, 2);
+}
+
+void ha__init(void)
+{
+	if (atomic_load(&init_once) != 2)
+		init_slow();
+}
+
+__attribute__((constructor)) static void ha_constructor(void)
+{
+	int saved = errno;
+
+	ha__init();
+	if (atomic_load(&ha__state) == HA_ON) {
+		atomic_store(&may_start, 1);
+		ha__tls.busy = 2;
+		ha__writer_start();
+		ha__tls.busy = 0;
+	}
+	errno = saved;
+}
+
+__attribute__((destructor)) static void ha_destructor(void)
+{
+	int saved = errno;
+
+	ha__tls.busy = 2;
+	ha__writer_finish(HA_END_EXIT);
+	ha__tls.busy = 0;
+	errno = saved;
+}
+
+void ha__fault(const char *msg)
+{
+	int expected = HA_ON;
+
+	if (atomic_compare_exchange_strong(&ha__state, &expected, HA_STOPPED))
+		ha__log("error", "%s; tracing stopped, the program goes on", msg);
+}
+
+static HA_COLD struct ha_ring *ring_slow(struct ha_tls *t)
+{
+	struct ha_ring *r;
+
+	if (!t->tid)
+		t->tid = (uint32_t)syscall(SYS_gettid);
+	if (!atomic_load(&ha__writer_running) && atomic_load(&may_start) && ha__writer_start() < 0)
+		return NULL;
+	r = ha__ring_acquire(t->tid);
+	if (!r) {
+		static _Atomic int warned;
+		if (!atomic_exchange(&warned, 1))
+			ha__log("warning", "no ring left for thread %u; its events are counted as lost",
+				t->tid);
+		return NULL;
+	}
+	t->ring = r;
+	if (!t->exiting)
+		pthread_setspecific(exit_key, r);
+	return r;
+}
+
+static inline struct ha_ring *get_ring(struct ha_tls *t)
+{
+	if (ha_likely(t->ring != NULL))
+		return t->ring;
+	return ring_slow(t);
+}
+
+static HA_COLD void lost_one(struct ha_tls *t)
+{
+	if (t->ring)
+		t->ring->lost++;
+}
+
+/* Called with t->busy set, after the record is committed. */
+static inline void push_end(struct ha_tls *t, struct ha_ring *r)
+{
+	if (ha_unlikely(t->exiting)) {
+		t->ring = NULL;
+		ha__ring_retire(r);
+	}
+}
+
+/* Common entry: returns false when this call must not be recorded. */
+static inline bool enter(struct ha_tls *t)
+{
+	if (ha_unlikely(t->busy)) {
+		/* A nested call: the tracer's own (internal) or a signal handler
+		 * that interrupted the tracer.  The latter is a lost event. */
+		if (t->busy == 1)
+			lost_one(t);
+		return false;
+	}
+	if (ha_unlikely(atomic_load_explicit(&ha__state, memory_order_relaxed) != HA_ON)) {
+		if (atomic_load(&init_once) == 2)
+			return false;
+		ha__init();
+		if (atomic_load(&ha__state) != HA_ON)
+			return false;
+	}
+	t->busy = 1;
+	return true;
+}
+
+void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uint64_t t0)
+{
+	struct ha_tls *t = &ha__tls;
+	uint64_t frames[HA_MAX_DEPTH];
+	struct ha_ring *r;
+	struct ha_rec *rec;
+	unsigned n, words;
+	int saved;
+
+	if (!enter(t))
+		return;
+	saved = errno;
+	t->busy = 2;		/* unwinding may allocate: those calls are ours */
+	n = ha__capture(frames, ha__opt.depth);
+	r = get_ring(t);
+	t->busy = 1;
+	if (ha_unlikely(!r))
+		goto out;
+	words = 5 + n + (t0 != 0);
+	rec = ha__ring_reserve(r, words);
+	if (ha_unlikely(!rec))
+		goto out;
+	atomic_store_explicit(&r->inflight, 1, memory_order_relaxed);
+	rec->ts = ha__now();
+	rec->words = (uint16_t)words;
+	rec->kind = (uint8_t)kind;
+	rec->nframes = (uint8_t)n;
+	rec->tid = t->tid;
+	rec->addr = (uint64_t)(uintptr_t)ret;
+	rec->a = old ? (uint64_t)(uintptr_t)old : a;
+	rec->b = size;
+	memcpy(rec + 1, frames, n * sizeof(uint64_t));
+	if (t0)
+		((uint64_t *)(rec + 1))[n] = t0;
+	ha__ring_commit(r, words);
+	atomic_store_explicit(&r->inflight, 0, memory_order_release);
+	push_end(t, r);
+out:
+	t->busy = 0;
+	errno = saved;
+}
+
+void ha__on_free(void *p)
+{
+	struct ha_tls *t = &ha__tls;
+	struct ha_ring *r;
+	struct ha_rec *rec;
+	int saved;
+
+	if (!enter(t))
+		return;
+	saved = errno;
+	t->busy = 2;
+	r = get_ring(t);
+	t->busy = 1;
+	if (ha_unlikely(!r))
+		goto out;
+	rec = ha__ring_reserve(r, HA_REC_FREE_WORDS);
+	if (ha_unlikely(!rec))
+		goto out;
+	atomic_store_explicit(&r->inflight, 1, memory_order_relaxed);
+	rec->ts = ha__now();
+	rec->words = HA_REC_FREE_WORDS;
+	rec->kind = HA_EV_FREE;
+	rec->nframes = 0;
+	rec->tid = t->tid;
+	rec->addr = (uint64_t)(uintptr_t)p;
+	ha__ring_commit(r, HA_REC_FREE_WORDS);
+	atomic_store_explicit(&r->inflight, 0, memory_order_release);
+	push_end(t, r);
+out:
+	t->busy = 0;
+	errno = saved;
+}
+
+/* realloc's "before" stamp: taken before the real call, so the old block's
+ * release is ordered before any other thread can receive its address. */
+uint64_t ha__stamp(void)
+{
+	if (ha_unlikely(ha__tls.busy || atomic_load_explicit(&ha__state, memory_order_relaxed) != HA_ON))
+		return 1;
+	return ha__now();
+}
+
+void ha__on_mark(const char *name)
+{
+	struct ha_tls *t = &ha__tls;
+	struct ha_ring *r;
+	struct ha_rec *rec;
+	size_t len = strnlen(name, 200);
+	unsigned words = HA_REC_FREE_WORDS + (unsigned)(len + 8) / 8;
+	int saved;
+
+	if (!enter(t))
+		return;
+	saved = errno;
+	t->busy = 2;
+	r = get_ring(t);
+	t->busy = 1;
+	if (!r || !(rec = ha__ring_reserve(r, words)))
+		goto out;
+	atomic_store_explicit(&r->inflight, 1, memory_order_relaxed);
+	rec->ts = ha__now();
+	rec->words = (uint16_t)words;
+	rec->kind = HA_EV_MARK;
+	rec->nframes = 0;
+	rec->tid = t->tid;
+	rec->addr = len;
+	memset((char *)rec + HA_REC_FREE_WORDS * 8, 0, (words - HA_REC_FREE_WORDS) * 8);
+	memcpy((char *)rec + HA_REC_FREE_WORDS * 8, name, len);
+	ha__ring_commit(r, words);
+	atomic_store_explicit(&r->inflight, 0, memory_order_release);
+	push_end(t, r);
+out:
+	t->busy = 0;
+	errno = saved;
+}
+
+void ha__flush_before(unsigned end_reason)
+{
+	int saved = errno;
+
+	/* In a vfork child (or a raw clone) the memory is the parent's: touch nothing. */
+	if (atomic_load(&ha__state) != HA_ON || ha__tls.busy || (pid_t)syscall(SYS_getpid) != ha__pid)
+		return;
+	ha__tls.busy = 2;
+	if (end_reason == HA_END_EXEC)
+		ha__writer_sync(2);
+	else
+		ha__writer_finish(end_reason);
+	ha__tls.busy = 0;
+	errno = saved;
+}
+
+void ha__sync_modules(void)
+{
+	int saved = errno;
+
+	if (atomic_load(&ha__state) != HA_ON || ha__tls.busy || (pid_t)syscall(SYS_getpid) != ha__pid)
+		return;
+	ha__tls.busy = 2;
+	ha__writer_sync(1);
+	ha__tls.busy = 0;
+	errno = saved;
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/* Declarations shared by the files of the preloaded library (ha__ symbols).
+ * Nothing here is exported from libhotalloc.so. */
+#ifndef HOTALLOC_PRELOAD_INTERNAL_H
+#define HOTALLOC_PRELOAD_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ha_likely(x) __builtin_expect(!!(x), 1)
+#define ha_unlikely(x) __builtin_expect(!!(x), 0)
+#define HA_TLS __thread __attribute__((tls_model("initial-exec")))
+#define HA_COLD __attribute__((cold, noinline))
+#define HA_CACHELINE 64
+#define HA_MAX_DEPTH 256
+
+/* ---- boot.c: the real allocator and the bootstrap arena ---- */
+struct ha_real {
+	void *(*malloc)(size_t);
+	void (*free)(void *);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void *(*reallocarray)(void *, size_t, size_t);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	size_t (*malloc_usable_size)(void *);
+	void *(*dlopen)(const char *, int);
+	int (*dlclose)(void *);
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
+	void (*exit_)(int);
+	void (*Exit)(int);
+};
+extern struct ha_real ha__real;
+
+/* Resolves ha__real with dlsym(RTLD_NEXT); safe to call more than once and
+ * from any thread.  Calls that dlsym makes meanwhile are served by the boot arena. */
+void ha__boot_resolve(void);
+/* True while ha__boot_resolve runs on some thread. */
+extern _Atomic int ha__booting;
+/* Boot arena: never freed, 8 KiB in all.  Returns NULL when exhausted. */
+void *ha__boot_alloc(size_t size, size_t align);
+bool ha__boot_owns(const void *p);
+size_t ha__boot_size(const void *p);
+
+/* ---- env.c: options, read once at start ---- */
+struct ha_options {
+	unsigned depth;			/* HOTALLOC_DEPTH, frames kept per stack */
+	bool follow;			/* HOTALLOC_FOLLOW */
+	unsigned ring_kib;		/* HOTALLOC_RING_KIB */
+	int zstd_level;			/* HOTALLOC_ZSTD_LEVEL, 0 = raw chunks */
+	unsigned flush_ms;		/* HOTALLOC_FLUSH_MS, at most 100 */
+	bool quiet;			/* HOTALLOC_QUIET */
+	char out[1024];			/* HOTALLOC_OUT, absolute pattern */
+};
+extern struct ha_options ha__opt;
+/* Reads HOTALLOC_* from the environment without allocating. */
+void ha__env_load(void);
+/* Removes libhotalloc from LD_PRELOAD in place, for HOTALLOC_FOLLOW=0. */
+void ha__env_unfollow(void);
+/* getenv that works before libc has set up environ for us (reads __environ). */
+const char *ha__getenv(const char *name);
+
+/* ---- log.c: messages through write(2), no stdio ---- */
+/* Prints "hotalloc: LEVEL: " + the formatted message + newline on stderr.
+ * Understands %s %d %u %lu %llu %zu %x and %%.  Async-signal-safe. */
+void ha__log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Formats like ha__log into buf; returns the length. */
+size_t ha__format(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- clock ---- */
+uint64_t ha__now(void);		/* CLOCK_MONOTONIC, ns */
+
+/* ---- ring.c: per-thread single-producer rings ---- */
+/* A record in a ring.  words counts 8-byte words including this header. */
+struct ha_rec {
+	uint16_t words;
+	uint8_t kind;			/* enum ha_event_kind, or HA_RK_PAD */
+	uint8_t nframes;
+	uint32_t tid;
+	uint64_t ts;
+	uint64_t addr;
+	uint64_t a;			/* old address, alignment or nmemb */
+	uint64_t b;			/* size */
+	/* uint64_t frames[nframes] follow (allocations), or the mark name */
+};
+#define HA_RK_PAD 0xff
+#define HA_REC_FREE_WORDS 3		/* words, kind, tid, ts, addr */
+
+struct ha_ring {
+	/* producer-owned line */
+	_Atomic uint64_t head;		/* bytes published */
+	_Atomic uint32_t inflight;	/* a push is between its clock read and publish */
+	uint32_t owner_tid;
+	uint64_t tail_cache;
+	char pad0[HA_CACHELINE - 24];
+	/* consumer-owned line */
+	_Atomic uint64_t tail;		/* bytes consumed */
+	char pad1[HA_CACHELINE - 8];
+	/* shared, rarely written */
+	_Atomic int state;		/* HA_RING_* */
+	uint32_t index;
+	_Atomic uint64_t next_free;	/* free-list link, tagged */
+	uint8_t *buf;
+	uint64_t size;			/* bytes, power of two */
+	uint64_t lost;			/* events lost by the owner, written by the owner */
+	uint64_t lost_seen;		/* the part of lost already reported, writer-owned */
+};
+
+enum { HA_RING_FREE, HA_RING_ACTIVE, HA_RING_RETIRED };
+
+#define HA_MAX_RINGS 16384
+extern struct ha_ring *ha__rings;		/* array of HA_MAX_RINGS, mmap'd */
+extern _Atomic uint32_t ha__rings_used;		/* high-water index */
+
+/* Sets up the ring table; 0 or -ENOMEM. Called once, under boot. */
+int ha__rings_init(void);
+/* Takes a ring for the calling thread; NULL when none is left. Never allocates
+ * through malloc.  Lock-free. */
+struct ha_ring *ha__ring_acquire(uint32_t tid);
+/* The owner is done with the ring; the writer drains it and frees it. */
+void ha__ring_retire(struct ha_ring *r);
+/* Writer only: puts a drained retired ring back on the free list. */
+void ha__ring_recycle(struct ha_ring *r);
+/* Producer side: returns a pointer to room for `words` words, waiting for the
+ * writer while the ring is full (lossless).  Returns NULL if tracing stopped. */
+struct ha_rec *ha__ring_reserve(struct ha_ring *r, unsigned words);
+/* Producer side: publishes the record returned by the last reserve. */
+void ha__ring_commit(struct ha_ring *r, unsigned words);
+/* In a fork child: forgets every ring (their contents belong to the parent). */
+void ha__rings_reset_child(void);
+
+/* ---- hook.c ---- */
+struct ha_tls {
+	struct ha_ring *ring;
+	uint32_t tid;
+	int busy;			/* inside the tracer: nested calls pass through */
+	int exiting;			/* the thread's key destructor ran */
+	int pad;
+};
+extern HA_TLS struct ha_tls ha__tls;
+/* 0 before init, 1 tracing, 2 stopped (error, exit or disabled). */
+extern _Atomic int ha__state;
+enum { HA_OFF = 0, HA_ON = 1, HA_STOPPED = 2 };
+extern uintptr_t ha__self_lo, ha__self_hi;	/* our own text, skipped in stacks */
+
+void ha__init(void);
+/* After the real call: ret is its result; a is nmemb (calloc) or the alignment;
+ * old is realloc's old block; t0 is realloc's ha__stamp() before the call. */
+void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uint64_t t0);
+/* A timestamp taken before a realloc's real call (nonzero). */
+uint64_t ha__stamp(void);
+extern pid_t ha__pid;
+void ha__on_free(void *p);
+void ha__on_mark(const char *name);
+/* Before the image goes away (exec, _exit): everything recorded so far is written. */
+void ha__flush_before(unsigned end_reason);
+/* Before dlclose: the writer records the object list while it is still whole. */
+void ha__sync_modules(void);
+/* Stops tracing for good after a tracer fault; prints msg once. */
+void ha__fault(const char *msg);
+
+/* ---- unwind.c ---- */
+/* Fills frames with the caller's return addresses, innermost first, without
+ * hotalloc's own frames.  Returns the count (0..max).  Hook context only. */
+unsigned ha__capture(uint64_t *frames, unsigned max);
+
+/* ---- writer.c ---- */
+/* Starts the writer thread and the trace file; idempotent. 0 or -errno. */
+int ha__writer_start(void);
+/* Asks the writer to drain everything pushed so far and write it out, and
+ * waits (bounded, about 2 s) until it has.  flags: 1 = look for dlopen and
+ * dlclose changes first, 2 = an exec follows (write END(exec)). */
+void ha__writer_sync(unsigned flags);
+extern uint64_t ha__start_ns;	/* event times are relative to this */
+extern int ha__forked;		/* this process is a fork child */
+/* Final drain and END record; the writer thread stops. */
+void ha__writer_finish(unsigned reason);
+/* In a fork child: drop the parent's writer state; the next start makes a new file. */
+void ha__writer_reset_child(void);
+/* Wakes the writer (ring filling up). */
+void ha__writer_kick(void);
+extern _Atomic int ha__writer_running;
+
+/* ---- arena.c: the writer's private allocator (mmap), also behind uthash ---- */
+void *ha__arena_alloc(size_t size);
+void *ha__arena_calloc(size_t n, size_t size);
+void ha__arena_free(void *p);
+void ha__arena_reset_child(void);
+
+/* ---- modules.c ---- */
+struct ha_module_cb {
+	void (*emit)(void *ctx, const char *path, uint64_t bias, const uint8_t *build_id,
+		     unsigned build_id_len, const uint64_t *segs, unsigned nseg);
+	void *ctx;
+};
+/* Calls emit once per loaded object.  Writer only. */
+void ha__modules_scan(const struct ha_module_cb *cb);
+/* Cheap check: did dlopen/dlclose change the object list since last_gen? */
+uint64_t ha__modules_generation(void);
+
+#endif
