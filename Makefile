@@ -44,15 +44,16 @@ deps:
 demo: deps
 	@$(MAKE) --no-print-directory all tests/demo
 	@echo "== tracing tests/demo.c (50000 allocations, one 4096-byte leak) =="
+	@rm -f $(BUILD)/demo.trace
 	$(BIN) record -o $(BUILD)/demo.trace -- $(BUILD)/tests/demo
-	$(BIN) report --format json $(BUILD)/demo.trace
+	$(BIN) report $(BUILD)/demo.trace
 
 -include tests/workloads.mk
 
 tests/demo: $(BUILD)/tests/demo
 $(BUILD)/tests/demo: tests/demo.c
 	@mkdir -p $(dir $@)
-	$(CC) -O1 -g $(WARN) -o $@ $<
+	$(CC) -O1 -g $(WARN) -Wno-missing-prototypes -o $@ $<
 
 test: 
 	@scripts/install-deps --test

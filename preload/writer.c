@@ -66,7 +66,8 @@ static struct {
 	uint32_t next_mod;
 	uint64_t mod_gen;
 	uint64_t last_flush;
-	uint64_t events_written;
+	uint64_t events_written;	/* encoded */
+	uint64_t events_on_disk;
 	int oom;
 	pthread_t thread;
 } W;
@@ -138,7 +139,7 @@ static void write_failed(int err)
 	}
 	atomic_store(&ha__state, HA_STOPPED);
 	ha__log("error", "cannot write '%s': %s; tracing stopped, the %llu events written before are kept",
-		W.path, strerrordesc_np(err), (unsigned long long)W.events_written);
+		W.path, strerrordesc_np(err), (unsigned long long)W.events_on_disk);
 }
 
 /* Writes the pending definitions and events as one chunk. */
@@ -191,6 +192,7 @@ static int flush_chunk(void)
 		return err;
 	}
 	W.good_size += (off_t)(sizeof(h) + out);
+	W.events_on_disk = W.events_written;
 	return 0;
 }
 
