@@ -40,21 +40,21 @@ static int find_library(char *out, size_t size)
 			ha_die("cannot use HOTALLOC_LIB '%s': %s", env, strerror(errno));
 		return 0;
 	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 64);
 	if (n > 0) {
 		self[n] = 0;
 		slash = strrchr(self, '/');
 		if (slash) {
-			*slash = 0;
-			snprintf(out, size, "%s/libhotalloc.so", self);
-			if (!access(out, R_OK))
+			strcpy(slash, "/libhotalloc.so");
+			if (!access(self, R_OK) && realpath(self, out))
 				return 0;
-			snprintf(out, size, "%s/../lib/hotalloc/libhotalloc.so", self);
-			if (!access(out, R_OK))
-				return realpath(out, out) ? 0 : -1;
+			strcpy(slash, "/../lib/hotalloc/libhotalloc.so");
+			if (!access(self, R_OK) && realpath(self, out))
+				return 0;
 		}
 	}
-	snprintf(out, size, "%s/libhotalloc.so", HA_LIBDIR);
+	if ((size_t)snprintf(out, size, "%s/libhotalloc.so", HA_LIBDIR) >= size)
+		return -1;
 	return access(out, R_OK);
 }
 
@@ -129,7 +129,7 @@ int ha_cmd_record(int argc, char **argv)
 	struct timespec now;
 	struct sigaction ign, old_int, old_quit;
 	uint64_t since;
-	int i, status;
+	int i, n, status;
 	pid_t pid;
 
 	for (i = 1; i < argc; i++) {
@@ -163,15 +163,19 @@ int ha_cmd_record(int argc, char **argv)
 		ha_die("cannot find libhotalloc.so (looked beside the hotalloc binary and in %s); "
 		       "set HOTALLOC_LIB", HA_LIBDIR);
 	if (out[0] != '/' && getcwd(cwd, sizeof(cwd)))
-		snprintf(pattern, sizeof(pattern), "%s/%s", cwd, out);
+		n = snprintf(pattern, sizeof(pattern), "%s/%s", cwd, out);
 	else
-		snprintf(pattern, sizeof(pattern), "%s", out);
+		n = snprintf(pattern, sizeof(pattern), "%s", out);
+	if (n < 0 || (size_t)n >= sizeof(pattern))
+		ha_die("record: the trace pattern '%s' is too long", out);
 	setenv("HOTALLOC_OUT", pattern, 1);
 	old = getenv("LD_PRELOAD");
 	if (old && *old)
-		snprintf(preload, sizeof(preload), "%s:%s", lib, old);
+		n = snprintf(preload, sizeof(preload), "%s:%s", lib, old);
 	else
-		snprintf(preload, sizeof(preload), "%s", lib);
+		n = snprintf(preload, sizeof(preload), "%s", lib);
+	if (n < 0 || (size_t)n >= sizeof(preload))
+		ha_die("record: LD_PRELOAD is too long");
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	since = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;

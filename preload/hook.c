@@ -59,12 +59,17 @@ static void thread_exit(void *arg)
 		ha__tls.ring = NULL;
 		ha__ring_retire(r);
 	}
+	if (ha__tls.nested_ring) {
+		ha__ring_retire(ha__tls.nested_ring);
+		ha__tls.nested_ring = NULL;
+	}
 }
 
 static void atfork_child(void)
 {
 	ha__pid = (pid_t)syscall(SYS_getpid);
 	ha__tls.ring = NULL;
+	ha__tls.nested_ring = NULL;
 	ha__tls.tid = 0;
 	pthread_setspecific(exit_key, NULL);
 	ha__rings_reset_child();
@@ -149,26 +154,43 @@ static HA_COLD struct ha_ring *ring_slow(struct ha_tls *t)
 {
 	struct ha_ring *r;
 
+	t->busy = 2;	/* starting the writer and pthread_setspecific may allocate */
 	if (!t->tid)
 		t->tid = (uint32_t)syscall(SYS_gettid);
-	if (!atomic_load(&ha__writer_running) && atomic_load(&may_start) && ha__writer_start() < 0)
+	if (!atomic_load(&ha__writer_running) && atomic_load(&may_start) && ha__writer_start() < 0) {
+		t->busy = 1;
 		return NULL;
+	}
 	r = ha__ring_acquire(t->tid);
 	if (!r) {
 		static _Atomic int warned;
 		if (!atomic_exchange(&warned, 1))
 			ha__log("warning", "no ring left for thread %u; its events are counted as lost",
 				t->tid);
+		t->busy = 1;
 		return NULL;
 	}
 	t->ring = r;
 	if (!t->exiting)
 		pthread_setspecific(exit_key, r);
+	t->busy = 1;
 	return r;
+}
+
+/* A signal handler interrupted the hook on this thread, and calls the
+ * allocator: its events go to a second ring (the first is mid-push).
+ * Only lock-free pool operations and mmap here: async-signal-safe. */
+static HA_COLD struct ha_ring *nested_ring(struct ha_tls *t)
+{
+	if (!t->nested_ring && t->tid)
+		t->nested_ring = ha__ring_acquire(t->tid);
+	return t->nested_ring;
 }
 
 static inline struct ha_ring *get_ring(struct ha_tls *t)
 {
+	if (t->nested)
+		return nested_ring(t);
 	if (ha_likely(t->ring != NULL))
 		return t->ring;
 	return ring_slow(t);
@@ -180,34 +202,56 @@ static HA_COLD void lost_one(struct ha_tls *t)
 		t->ring->lost++;
 }
 
-/* Called with t->busy set, after the record is committed. */
+/* After the record is committed. */
 static inline void push_end(struct ha_tls *t, struct ha_ring *r)
 {
 	if (ha_unlikely(t->exiting)) {
-		t->ring = NULL;
+		if (r == t->ring)
+			t->ring = NULL;
+		else
+			t->nested_ring = NULL;
 		ha__ring_retire(r);
 	}
 }
 
-/* Common entry: returns false when this call must not be recorded. */
-static inline bool enter(struct ha_tls *t)
+enum { SKIP, NORMAL, NESTED };
+
+static HA_COLD int enter_slow(struct ha_tls *t)
 {
-	if (ha_unlikely(t->busy)) {
-		/* A nested call: the tracer's own (internal) or a signal handler
-		 * that interrupted the tracer.  The latter is a lost event. */
-		if (t->busy == 1)
-			lost_one(t);
-		return false;
+	if (t->busy == 1 && !t->nested) {
+		/* Recorded, without a stack: libunwind may not be re-entered
+		 * on a thread whose unwind was interrupted. */
+		t->nested = 1;
+		return NESTED;
 	}
+	if (t->busy == 1)
+		lost_one(t);	/* a signal within a signal within the hook */
+	return SKIP;
+}
+
+/* Decides how this call is recorded; sets busy for NORMAL. */
+static inline int enter(struct ha_tls *t)
+{
+	if (ha_unlikely(t->busy))
+		return t->busy == 1 ? enter_slow(t) : SKIP;
 	if (ha_unlikely(atomic_load_explicit(&ha__state, memory_order_relaxed) != HA_ON)) {
 		if (atomic_load(&init_once) == 2)
-			return false;
+			return SKIP;
 		ha__init();
 		if (atomic_load(&ha__state) != HA_ON)
-			return false;
+			return SKIP;
 	}
 	t->busy = 1;
-	return true;
+	return NORMAL;
+}
+
+static inline void leave(struct ha_tls *t, int mode, int saved_errno)
+{
+	if (mode == NESTED)
+		t->nested = 0;
+	else
+		t->busy = 0;
+	errno = saved_errno;
 }
 
 void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uint64_t t0)
@@ -216,16 +260,15 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	uint64_t frames[HA_MAX_DEPTH];
 	struct ha_ring *r;
 	struct ha_rec *rec;
-	unsigned n, words;
-	int saved;
+	unsigned n = 0, words;
+	int saved, mode = enter(t);
 
-	if (!enter(t))
+	if (mode == SKIP)
 		return;
 	saved = errno;
-	t->busy = 2;		/* unwinding may allocate: those calls are ours */
-	n = ha__capture(frames, ha__opt.depth);
+	if (ha_likely(mode == NORMAL))
+		n = ha__capture(frames, ha__opt.depth);
 	r = get_ring(t);
-	t->busy = 1;
 	if (ha_unlikely(!r))
 		goto out;
 	words = 5 + n + (t0 != 0);
@@ -248,8 +291,7 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	atomic_store_explicit(&r->inflight, 0, memory_order_release);
 	push_end(t, r);
 out:
-	t->busy = 0;
-	errno = saved;
+	leave(t, mode, saved);
 }
 
 void ha__on_free(void *p)
@@ -257,14 +299,12 @@ void ha__on_free(void *p)
 	struct ha_tls *t = &ha__tls;
 	struct ha_ring *r;
 	struct ha_rec *rec;
-	int saved;
+	int saved, mode = enter(t);
 
-	if (!enter(t))
+	if (mode == SKIP)
 		return;
 	saved = errno;
-	t->busy = 2;
 	r = get_ring(t);
-	t->busy = 1;
 	if (ha_unlikely(!r))
 		goto out;
 	rec = ha__ring_reserve(r, HA_REC_FREE_WORDS);
@@ -281,15 +321,14 @@ void ha__on_free(void *p)
 	atomic_store_explicit(&r->inflight, 0, memory_order_release);
 	push_end(t, r);
 out:
-	t->busy = 0;
-	errno = saved;
+	leave(t, mode, saved);
 }
 
 /* realloc's "before" stamp: taken before the real call, so the old block's
  * release is ordered before any other thread can receive its address. */
 uint64_t ha__stamp(void)
 {
-	if (ha_unlikely(ha__tls.busy || atomic_load_explicit(&ha__state, memory_order_relaxed) != HA_ON))
+	if (ha_unlikely(ha__tls.busy == 2 || atomic_load_explicit(&ha__state, memory_order_relaxed) != HA_ON))
 		return 1;
 	return ha__now();
 }
@@ -301,14 +340,12 @@ void ha__on_mark(const char *name)
 	struct ha_rec *rec;
 	size_t len = strnlen(name, 200);
 	unsigned words = HA_REC_FREE_WORDS + (unsigned)(len + 8) / 8;
-	int saved;
+	int saved, mode = enter(t);
 
-	if (!enter(t))
+	if (mode == SKIP)
 		return;
 	saved = errno;
-	t->busy = 2;
 	r = get_ring(t);
-	t->busy = 1;
 	if (!r || !(rec = ha__ring_reserve(r, words)))
 		goto out;
 	atomic_store_explicit(&r->inflight, 1, memory_order_relaxed);
@@ -324,8 +361,7 @@ void ha__on_mark(const char *name)
 	atomic_store_explicit(&r->inflight, 0, memory_order_release);
 	push_end(t, r);
 out:
-	t->busy = 0;
-	errno = saved;
+	leave(t, mode, saved);
 }
 
 void ha__flush_before(unsigned end_reason)

@@ -139,10 +139,11 @@ void ha__rings_reset_child(void);
 /* ---- hook.c ---- */
 struct ha_tls {
 	struct ha_ring *ring;
+	struct ha_ring *nested_ring;	/* for calls from a signal handler that interrupted the tracer */
 	uint32_t tid;
-	int busy;			/* inside the tracer: nested calls pass through */
+	int busy;			/* 1: in the hook; 2: the tracer's own calls, passed through */
+	int nested;			/* recording a call made while busy == 1 */
 	int exiting;			/* the thread's key destructor ran */
-	int pad;
 };
 extern HA_TLS struct ha_tls ha__tls;
 /* 0 before init, 1 tracing, 2 stopped (error, exit or disabled). */
