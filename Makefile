@@ -55,9 +55,34 @@ $(BUILD)/tests/demo: tests/demo.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(WARN) -Wno-missing-prototypes -o $@ $<
 
-test: 
+# The analyzer again, under AddressSanitizer and UndefinedBehaviorSanitizer,
+# for the tests that feed it corrupt and torn traces.
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_BUILD = $(BUILD)/asan
+$(ASAN_BUILD)/hotalloc: $(ANALYZER_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -O1 -g $(SAN) $(WARN) -o $@ $(ANALYZER_SRC) -lzstd -lm
+$(ASAN_BUILD)/libhotalloc.so: $(LIB)
+	@mkdir -p $(dir $@)
+	cp $< $@
+$(ASAN_BUILD)/tests/demo: $(BUILD)/tests/demo
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# The ring's stress test, under ThreadSanitizer and under ASan + UBSan.
+$(BUILD)/unit/ring_stress_tsan: tests/unit/ring_stress.c preload/ring.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O1 -g -fsanitize=thread $(WARN) -Wno-missing-prototypes -pthread -o $@ tests/unit/ring_stress.c preload/ring.c
+$(BUILD)/unit/ring_stress_asan: tests/unit/ring_stress.c preload/ring.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -Wno-missing-prototypes -pthread -o $@ tests/unit/ring_stress.c preload/ring.c
+
+test-build: all $(BUILD)/tests/demo $(WORKLOAD_BINS) $(ASAN_BUILD)/hotalloc $(ASAN_BUILD)/libhotalloc.so \
+	$(ASAN_BUILD)/tests/demo $(BUILD)/unit/ring_stress_tsan $(BUILD)/unit/ring_stress_asan
+
+test:
 	@scripts/install-deps --test
-	@$(MAKE) --no-print-directory all test-build
+	@$(MAKE) --no-print-directory test-build
 	@tests/run-all.sh $(BUILD)
 
 install: all
@@ -70,4 +95,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps demo test install clean tests/demo
+.PHONY: all deps demo test test-build install clean tests/demo

@@ -70,7 +70,7 @@ int ha_cmd_report(int argc, char **argv)
 	char **paths = NULL;
 	size_t n = 0;
 	struct ha_profile *profiles;
-	int i;
+	int i, status = HA_EXIT_OK;
 	bool opts = true;
 
 	for (i = 1; i < argc; i++) {
@@ -94,12 +94,12 @@ int ha_cmd_report(int argc, char **argv)
 	if (!n)
 		ha_die("report: no trace given; see 'hotalloc report --help'");
 	profiles = xcalloc(n, sizeof(*profiles));
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; k < n && status == HA_EXIT_OK; k++)
 		if (ha_profile_load(&profiles[k], paths[k]) < 0)
-			return HA_EXIT_USAGE;
-	if (!strcmp(format, "json"))
+			status = HA_EXIT_USAGE;
+	if (status == HA_EXIT_OK && !strcmp(format, "json"))
 		ha_report_json(stdout, profiles, n);
-	else
+	else if (status == HA_EXIT_OK)
 		ha_report_text(stdout, profiles, n);
 	for (size_t k = 0; k < n; k++) {
 		ha_profile_free(&profiles[k]);
@@ -111,7 +111,7 @@ int ha_cmd_report(int argc, char **argv)
 		ha_error("cannot write the report to standard output");
 		return HA_EXIT_USAGE;
 	}
-	return HA_EXIT_OK;
+	return status;
 }
 
 int main(int argc, char **argv)

@@ -88,7 +88,7 @@ int ha_profile_load(struct ha_profile *p, const char *path)
 		;
 	if (rc < 0) {
 		ha_trace_close(&t);
-		return -1;
+		return -1;	/* the caller's ha_profile_free releases the rest */
 	}
 	ha_replay_finish(&p->rp);
 	p->truncated = t.truncated;

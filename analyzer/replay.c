@@ -176,7 +176,8 @@ static void release(struct ha_replay *r, uint64_t limit)
 		qsort(r->pend, n, sizeof(*r->pend), cmp_pend);
 	for (i = 0; i < n && r->pend[i].ts < limit; i++)
 		apply(r, &r->pend[i]);
-	memmove(r->pend, r->pend + i, (n - i) * sizeof(*r->pend));
+	if (i && i < n)
+		memmove(r->pend, r->pend + i, (n - i) * sizeof(*r->pend));
 	r->npend = n - i;
 }
 

@@ -50,19 +50,15 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *data)
 
 static void thread_exit(void *arg)
 {
-	struct ha_ring *r = arg;
-
-	/* Later destructors of this thread may still allocate: those events
-	 * take a ring each and give it back at once (see push_end). */
+	(void)arg;
+	/* Later destructors and libc's own thread teardown still call free:
+	 * the thread keeps its rings to the end, and the writer retires them
+	 * when the kernel says the thread is gone. */
 	ha__tls.exiting = 1;
-	if (r && ha__tls.ring == r) {
-		ha__tls.ring = NULL;
-		ha__ring_retire(r);
-	}
-	if (ha__tls.nested_ring) {
-		ha__ring_retire(ha__tls.nested_ring);
-		ha__tls.nested_ring = NULL;
-	}
+	if (ha__tls.ring)
+		atomic_store(&ha__tls.ring->owner_exiting, 1);
+	if (ha__tls.nested_ring)
+		atomic_store(&ha__tls.nested_ring->owner_exiting, 1);
 }
 
 static void atfork_child(void)
@@ -171,7 +167,9 @@ static HA_COLD struct ha_ring *ring_slow(struct ha_tls *t)
 		return NULL;
 	}
 	t->ring = r;
-	if (!t->exiting)
+	if (t->exiting)
+		atomic_store(&r->owner_exiting, 1);
+	else
 		pthread_setspecific(exit_key, r);
 	t->busy = 1;
 	return r;
@@ -182,8 +180,11 @@ static HA_COLD struct ha_ring *ring_slow(struct ha_tls *t)
  * Only lock-free pool operations and mmap here: async-signal-safe. */
 static HA_COLD struct ha_ring *nested_ring(struct ha_tls *t)
 {
-	if (!t->nested_ring && t->tid)
+	if (!t->nested_ring && t->tid) {
 		t->nested_ring = ha__ring_acquire(t->tid);
+		if (t->nested_ring && t->exiting)
+			atomic_store(&t->nested_ring->owner_exiting, 1);
+	}
 	return t->nested_ring;
 }
 
@@ -200,18 +201,6 @@ static HA_COLD void lost_one(struct ha_tls *t)
 {
 	if (t->ring)
 		t->ring->lost++;
-}
-
-/* After the record is committed. */
-static inline void push_end(struct ha_tls *t, struct ha_ring *r)
-{
-	if (ha_unlikely(t->exiting)) {
-		if (r == t->ring)
-			t->ring = NULL;
-		else
-			t->nested_ring = NULL;
-		ha__ring_retire(r);
-	}
 }
 
 enum { SKIP, NORMAL, NESTED };
@@ -289,7 +278,6 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 		((uint64_t *)(rec + 1))[n] = t0;
 	ha__ring_commit(r, words);
 	atomic_store_explicit(&r->inflight, 0, memory_order_release);
-	push_end(t, r);
 out:
 	leave(t, mode, saved);
 }
@@ -319,7 +307,6 @@ void ha__on_free(void *p)
 	rec->addr = (uint64_t)(uintptr_t)p;
 	ha__ring_commit(r, HA_REC_FREE_WORDS);
 	atomic_store_explicit(&r->inflight, 0, memory_order_release);
-	push_end(t, r);
 out:
 	leave(t, mode, saved);
 }
@@ -359,7 +346,6 @@ void ha__on_mark(const char *name)
 	memcpy((char *)rec + HA_REC_FREE_WORDS * 8, name, len);
 	ha__ring_commit(r, words);
 	atomic_store_explicit(&r->inflight, 0, memory_order_release);
-	push_end(t, r);
 out:
 	leave(t, mode, saved);
 }

@@ -111,6 +111,8 @@ struct ha_ring {
 	uint64_t size;			/* bytes, power of two */
 	uint64_t lost;			/* events lost by the owner, written by the owner */
 	uint64_t lost_seen;		/* the part of lost already reported, writer-owned */
+	_Atomic int owner_exiting;	/* the owner ran its thread-exit destructor; the
+					 * writer retires the ring once the thread is gone */
 };
 
 enum { HA_RING_FREE, HA_RING_ACTIVE, HA_RING_RETIRED };

@@ -85,6 +85,7 @@ struct ha_ring *ha__ring_acquire(uint32_t tid)
 	}
 	r->owner_tid = tid;
 	r->lost = 0;
+	atomic_store(&r->owner_exiting, 0);
 	r->tail_cache = atomic_load(&r->tail);
 	atomic_store_explicit(&r->state, HA_RING_ACTIVE, memory_order_release);
 	return r;
@@ -159,6 +160,7 @@ void ha__rings_reset_child(void)
 		atomic_store(&r->tail, atomic_load(&r->head));
 		r->tail_cache = atomic_load(&r->head);
 		atomic_store(&r->inflight, 0);
+		r->lost_seen = r->lost = 0;
 		ha__ring_recycle(r);
 	}
 }

@@ -530,6 +530,11 @@ static uint64_t drain_all(void)
 
 		if (st == HA_RING_FREE)
 			continue;
+		/* Decided before head is read: a thread the kernel no longer
+		 * knows has pushed its last record. */
+		if (st == HA_RING_ACTIVE && atomic_load(&r->owner_exiting) &&
+		    syscall(SYS_tgkill, ha__pid, r->owner_tid, 0) < 0 && errno == ESRCH)
+			st = HA_RING_RETIRED;
 		wait_inflight(r);
 		head = atomic_load_explicit(&r->head, memory_order_acquire);
 		tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
@@ -541,7 +546,7 @@ static uint64_t drain_all(void)
 			total += head - tail;
 			atomic_store_explicit(&r->tail, head, memory_order_release);
 		}
-		if (r->lost != r->lost_seen) {
+		if (r->lost > r->lost_seen) {
 			lost += r->lost - r->lost_seen;
 			r->lost_seen = r->lost;
 		}
