@@ -7,5 +7,6 @@
 
 int ha_cmd_record(int argc, char **argv);
 int ha_cmd_report(int argc, char **argv);
+int ha_cmd_dump(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const char usage[] =
 	"\n"
 	"  record [-o PATTERN] [--] CMD [ARGS...]   run CMD under the tracer\n"
 	"  report [--format text|json] TRACE...     print what the traces say\n"
+	"  dump TRACE                               every record of a trace, one per line\n"
 	"\n"
 	"  hotalloc COMMAND --help for a command's options; hotalloc --version.\n";
 
@@ -128,5 +129,7 @@ int main(int argc, char **argv)
 		return ha_cmd_record(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "report"))
 		return ha_cmd_report(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "dump"))
+		return ha_cmd_dump(argc - 1, argv + 1);
 	ha_die("unknown command '%s'; see 'hotalloc --help'", argv[1]);
 }
