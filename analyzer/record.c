@@ -94,6 +94,11 @@ static bool written_since(const char *path, uint64_t since_ns)
 	return ok;
 }
 
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void list_traces(const char *pattern, uint64_t since_ns)
 {
 	char g[PATH_MAX * 2], g2[PATH_MAX * 2 + 8];
@@ -111,7 +116,11 @@ static void list_traces(const char *pattern, uint64_t since_ns)
 	memset(&gl, 0, sizeof(gl));
 	glob(g, 0, NULL, &gl);
 	glob(g2, GLOB_APPEND, NULL, &gl);
+	/* The two patterns overlap ('*' matches "123-1"): sort, skip repeats. */
+	qsort(gl.gl_pathv, gl.gl_pathc, sizeof(char *), cmp_path);
 	for (size_t i = 0; i < gl.gl_pathc; i++) {
+		if (i && !strcmp(gl.gl_pathv[i], gl.gl_pathv[i - 1]))
+			continue;
 		if (written_since(gl.gl_pathv[i], since_ns)) {
 			fprintf(stderr, "hotalloc: trace written to '%s'\n", gl.gl_pathv[i]);
 			found++;

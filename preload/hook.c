@@ -197,10 +197,14 @@ static inline struct ha_ring *get_ring(struct ha_tls *t)
 	return ring_slow(t);
 }
 
+_Atomic uint64_t ha__lost_ringless;
+
 static HA_COLD void lost_one(struct ha_tls *t)
 {
 	if (t->ring)
 		t->ring->lost++;
+	else
+		atomic_fetch_add(&ha__lost_ringless, 1);
 }
 
 enum { SKIP, NORMAL, NESTED };
@@ -258,8 +262,10 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	if (ha_likely(mode == NORMAL))
 		n = ha__capture(frames, ha__opt.depth);
 	r = get_ring(t);
-	if (ha_unlikely(!r))
+	if (ha_unlikely(!r)) {
+		atomic_fetch_add(&ha__lost_ringless, 1);
 		goto out;
+	}
 	words = 5 + n + (t0 != 0);
 	rec = ha__ring_reserve(r, words);
 	if (ha_unlikely(!rec))
@@ -293,8 +299,10 @@ void ha__on_free(void *p)
 		return;
 	saved = errno;
 	r = get_ring(t);
-	if (ha_unlikely(!r))
+	if (ha_unlikely(!r)) {
+		atomic_fetch_add(&ha__lost_ringless, 1);
 		goto out;
+	}
 	rec = ha__ring_reserve(r, HA_REC_FREE_WORDS);
 	if (ha_unlikely(!rec))
 		goto out;
@@ -360,6 +368,8 @@ void ha__flush_before(unsigned end_reason)
 	ha__tls.busy = 2;
 	if (end_reason == HA_END_EXEC)
 		ha__writer_sync(2);
+	else if (end_reason == HA_END_NONE)
+		ha__writer_sync(0);
 	else
 		ha__writer_finish(end_reason);
 	ha__tls.busy = 0;

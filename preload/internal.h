@@ -113,6 +113,7 @@ struct ha_ring {
 	uint64_t lost_seen;		/* the part of lost already reported, writer-owned */
 	_Atomic int owner_exiting;	/* the owner ran its thread-exit destructor; the
 					 * writer retires the ring once the thread is gone */
+	uint64_t checked_ns;		/* writer-owned: when the owner was last looked for */
 };
 
 enum { HA_RING_FREE, HA_RING_ACTIVE, HA_RING_RETIRED };
@@ -162,8 +163,12 @@ uint64_t ha__stamp(void);
 extern pid_t ha__pid;
 void ha__on_free(void *p);
 void ha__on_mark(const char *name);
-/* Before the image goes away (exec, _exit): everything recorded so far is written. */
+/* Before the image goes away (exec, _exit, abort): everything recorded so
+ * far is written.  HA_END_NONE: written, with no END record (abort). */
 void ha__flush_before(unsigned end_reason);
+#define HA_END_NONE 99u
+/* Events dropped where no ring could be had; reported by the writer. */
+extern _Atomic uint64_t ha__lost_ringless;
 /* Before dlclose: the writer records the object list while it is still whole. */
 void ha__sync_modules(void);
 /* Stops tracing for good after a tracer fault; prints msg once. */

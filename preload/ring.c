@@ -85,6 +85,7 @@ struct ha_ring *ha__ring_acquire(uint32_t tid)
 	}
 	r->owner_tid = tid;
 	r->lost = 0;
+	r->checked_ns = ha__now();
 	atomic_store(&r->owner_exiting, 0);
 	r->tail_cache = atomic_load(&r->tail);
 	atomic_store_explicit(&r->state, HA_RING_ACTIVE, memory_order_release);

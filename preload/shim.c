@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <assert.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -297,4 +298,35 @@ HA_EXPORT void _exit(int status)
 HA_EXPORT void _Exit(int status)
 {
 	_exit(status);
+}
+
+/* abort and failed asserts: what was recorded is written before the signal.
+ * No END record: the trace says, truly, that the program was killed. */
+HA_EXPORT void abort(void)
+{
+	static void (*real_abort)(void);
+
+	if (ready()) {
+		ha__flush_before(HA_END_NONE);
+		if (!real_abort)
+			*(void **)&real_abort = dlsym(RTLD_NEXT, "abort");
+	}
+	if (real_abort)
+		real_abort();
+	for (;;)
+		__builtin_trap();
+}
+
+HA_EXPORT void __assert_fail(const char *expr, const char *file, unsigned line, const char *func)
+{
+	static void (*real)(const char *, const char *, unsigned, const char *);
+
+	if (ready()) {
+		ha__flush_before(HA_END_NONE);
+		if (!real)
+			*(void **)&real = dlsym(RTLD_NEXT, "__assert_fail");
+	}
+	if (real)
+		real(expr, file, line, func);
+	abort();
 }

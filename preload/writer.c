@@ -26,6 +26,7 @@
 
 #define CHUNK_TARGET (1u << 20)		/* flush once a chunk's raw payload reaches this */
 #define INFLIGHT_WAIT_NS 50000000ull	/* a producer stuck mid-push is waited for this long */
+#define IDLE_CHECK_NS 20000000ull	/* an idle ring's owner is looked for this often */
 #define SYNC_RESCAN 1u			/* sync_flags: look for dlopen/dlclose changes */
 #define SYNC_EXEC 2u			/* sync_flags: an exec follows, write END(exec) */
 
@@ -531,13 +532,20 @@ static uint64_t drain_all(void)
 		if (st == HA_RING_FREE)
 			continue;
 		/* Decided before head is read: a thread the kernel no longer
-		 * knows has pushed its last record. */
-		if (st == HA_RING_ACTIVE && atomic_load(&r->owner_exiting) &&
-		    syscall(SYS_tgkill, ha__pid, r->owner_tid, 0) < 0 && errno == ESRCH)
-			st = HA_RING_RETIRED;
-		wait_inflight(r);
+		 * knows has pushed its last record.  Threads that said they are
+		 * exiting are looked for at every drain; any other idle ring's
+		 * owner every 20 ms, for threads whose first call came after
+		 * their exit destructors (libc's own teardown). */
 		head = atomic_load_explicit(&r->head, memory_order_acquire);
 		tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		if (st == HA_RING_ACTIVE && head == tail &&
+		    (atomic_load(&r->owner_exiting) || w - r->checked_ns > IDLE_CHECK_NS)) {
+			r->checked_ns = w;
+			if (syscall(SYS_tgkill, ha__pid, r->owner_tid, 0) < 0 && errno == ESRCH)
+				st = HA_RING_RETIRED;
+		}
+		wait_inflight(r);
+		head = atomic_load_explicit(&r->head, memory_order_acquire);
 		if (head != tail) {
 			if (encode_ring(r, tail, head) < 0) {
 				ha__fault("a ring holds a malformed record");
@@ -555,6 +563,7 @@ static uint64_t drain_all(void)
 			ha__ring_recycle(r);
 		}
 	}
+	lost += atomic_exchange(&ha__lost_ringless, 0);
 	if (lost)
 		emit_varint_record(HA_REC_LOST, lost, 0, 0, 1);
 	if (total)

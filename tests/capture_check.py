@@ -10,6 +10,7 @@
 #       With --base, integer fields are compared as REPORT minus BASE.
 #       --clean adds trace.format_version=1, trace.truncated=false and
 #       trace.lost_events=0, checked on REPORT and on BASE as they are.
+#       --label TEXT ends each FAIL line with "[TEXT]", to tell runs apart.
 #       Prints "FAIL CASE: field ..." per mismatch; exits 1 if there was one.
 #   capture_check.py get REPORT FIELD...
 #       Prints each field on a line of its own (strings as they are, others as JSON).
@@ -51,11 +52,7 @@ def lookup(obj, path):
 
 
 def show(v):
-    if v is MISSING:
-        return "(missing)"
-    if isinstance(v, str):
-        return json.dumps(v)
-    return json.dumps(v)
+    return "(missing)" if v is MISSING else json.dumps(v)
 
 
 def parse_value(text):
@@ -74,8 +71,13 @@ def cmd_check(args):
     base_path = None
     exprs = []
     clean = False
+    label = ""
     i = 0
     while i < len(rest):
+        if rest[i] == "--label":
+            label = " [%s]" % rest[i + 1]
+            i += 2
+            continue
         if rest[i] == "--base":
             base_path = rest[i + 1]
             i += 2
@@ -119,8 +121,8 @@ def cmd_check(args):
                                 ("trace.lost_events", 0)):
                 got = lookup(rep, field)
                 if got != want or type(got) is not type(want):
-                    print("FAIL %s: field %s%s expected %s got %s"
-                          % (CASE, field, which, show(want), show(got)))
+                    print("FAIL %s: field %s%s expected %s got %s%s"
+                          % (CASE, field, which, show(want), show(got), label))
                     failed = 1
 
     for field, op, want in expanded:
@@ -132,11 +134,11 @@ def cmd_check(args):
                 note = " (difference from baseline: %d - %d)" % (got, b)
                 got = got - b
             else:
-                print("FAIL %s: field %s of the baseline expected a number got %s"
-                      % (CASE, field, show(b)))
+                print("FAIL %s: field %s of the baseline expected a number got %s%s"
+                      % (CASE, field, show(b), label))
                 failed = 1
                 continue
-        ok = got is not MISSING and type(got) is type(want) or (is_int(got) and is_int(want))
+        ok = (is_int(got) and is_int(want)) or (got is not MISSING and type(got) is type(want))
         if ok:
             try:
                 ok = OPS[op](got, want)
@@ -144,7 +146,8 @@ def cmd_check(args):
                 ok = False
         if not ok:
             shown = show(want) if op == "=" else "%s %s" % (op, show(want))
-            print("FAIL %s: field %s expected %s got %s%s" % (CASE, field, shown, show(got), note))
+            print("FAIL %s: field %s expected %s got %s%s%s"
+                  % (CASE, field, shown, show(got), note, label))
             failed = 1
     return failed
 
