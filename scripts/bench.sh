@@ -1,0 +1,286 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# bench.sh: times the workloads of bench/ untraced, under hotalloc and under heaptrack,
+# and prints the tracers' overhead per workload (table on stdout, JSON in BUILD/bench.json).
+#
+# Usage: scripts/bench.sh BUILD_DIR          (`make bench` builds what it needs first)
+#
+#   BENCH_RUNS=3        runs of each variant; the table shows medians
+#   BENCH_SCALE=1       multiplies every workload's size (0.05 for a CI smoke run)
+#   BENCH_HEAPTRACK=heaptrack   the heaptrack command; a name that is not found (none)
+#                       leaves heaptrack's columns "n/a"
+#   BENCH_TIMER=auto    auto: /usr/bin/time for CPU time when present, else python3;
+#                       python: always python3's getrusage(RUSAGE_CHILDREN)
+#
+# Wall time is taken around each run to the microsecond; CPU time is
+# user + sys of the run and every child it waited for (heaptrack's interpreter and zstd
+# included).  Runs are interleaved, round after round, and the order of the three
+# variants rotates from one round to the next so a slow drift in the machine's load
+# does not always land on the same one.  Progress goes to stderr.
+
+set -u
+export LC_ALL=C		# EPOCHREALTIME and printf use the C locale's decimal point
+
+prog=bench
+die() {
+	printf '%s: error: %s\n' "$prog" "$1" >&2
+	exit 1
+}
+
+[ $# -eq 1 ] || { printf 'usage: scripts/bench.sh BUILD_DIR\n' >&2; exit 2; }
+build=${1%/}
+hotalloc=$build/hotalloc
+runs=${BENCH_RUNS:-3}
+scale=${BENCH_SCALE:-1}
+heaptrack=${BENCH_HEAPTRACK:-heaptrack}
+timer=${BENCH_TIMER:-auto}
+
+case $runs in
+'' | *[!0-9]* | 0) die "BENCH_RUNS '$runs' is not a positive whole number" ;;
+esac
+awk -v s="$scale" 'BEGIN { exit !(s ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/ && s + 0 > 0) }' ||
+	die "BENCH_SCALE '$scale' is not a positive number"
+command -v python3 >/dev/null || die "cannot find 'python3', needed for the statistics"
+[ -x "$hotalloc" ] || die "cannot find '$hotalloc'; run 'make' first"
+case $timer in
+auto) if [ -x /usr/bin/time ]; then timer='time'; else timer='python'; fi ;;
+time) [ -x /usr/bin/time ] || die "BENCH_TIMER=time but '/usr/bin/time' is missing" ;;
+python) ;;
+*) die "BENCH_TIMER '$timer' is not one of auto, time, python" ;;
+esac
+if command -v "$heaptrack" >/dev/null 2>&1; then
+	heaptrack_version=$("$heaptrack" --version 2>/dev/null | head -n 1)
+else
+	heaptrack=
+	heaptrack_version=
+fi
+
+# name | program and arguments; @N is a size, multiplied by BENCH_SCALE (at least 1).
+# Each default size makes an untraced run last about 0.2-0.5 s on a 2-core machine.
+workloads='churn|churn @6000000
+xthreads-2|xthreads 2 @2000000
+xthreads-8|xthreads 8 @2000000
+families|families @500000
+recurse-4|recurse 4 @400000
+recurse-256|recurse 256 @400000'
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hotalloc-bench.XXXXXX") || die "cannot create a temporary folder"
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+cat >"$tmp/timer.py" <<'EOF'
+# Runs argv[3:] with stdout discarded and stderr to argv[2]; writes "user sys wall" of it
+# (CPU of its waited-for children included) to argv[1]; exits with its status (128 + N
+# after signal N).  Wall is timed here, so python's own start-up is not in it.
+import resource, subprocess, sys, time
+with open(sys.argv[2], "wb") as err:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    rc = subprocess.run(sys.argv[3:], stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL, stderr=err).returncode
+    t1 = time.perf_counter()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as out:
+    out.write("%.6f %.6f %.6f\n" % (after.ru_utime - before.ru_utime,
+                                    after.ru_stime - before.ru_stime, t1 - t0))
+sys.exit(rc if rc >= 0 else 128 - rc)
+EOF
+
+# timed ERRFILE CMD...: runs CMD (stdout discarded, stderr to ERRFILE) and sets
+# wall, cpu (seconds) and status.  With /usr/bin/time, wall is EPOCHREALTIME around it
+# (time's %e has only centiseconds); with python3, the helper's own clock.
+timed() {
+	local err=$1 t0 t1 line
+	shift
+	: >"$tmp/cpu"
+	t0=$EPOCHREALTIME
+	if [ "$timer" = time ]; then
+		/usr/bin/time -f '%U %S' -o "$tmp/cpu" "$@" </dev/null >/dev/null 2>"$err"
+	else
+		python3 "$tmp/timer.py" "$tmp/cpu" "$err" "$@"
+	fi
+	status=$?
+	t1=$EPOCHREALTIME
+	# GNU time puts "Command exited with non-zero status N" before the figures.
+	line=$(tail -n 1 "$tmp/cpu")
+	cpu=$(printf '%s\n' "$line" | awk 'NF >= 2 { printf "%.6f", $1 + $2 }')
+	[ -n "$cpu" ] || cpu=nan
+	wall=$(printf '%s\n' "$line" | awk 'NF == 3 { printf "%.6f", $3 }')
+	[ -n "$wall" ] || wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
+}
+
+# fail_run WHAT ERRFILE: the message for a run that failed, with its last stderr lines.
+fail_run() {
+	printf '%s: error: %s exited with status %s\n' "$prog" "$1" "$status" >&2
+	if [ -s "$2" ]; then
+		printf '%s: its last messages:\n' "$prog" >&2
+		tail -n 5 "$2" | sed 's/^/    /' >&2
+	fi
+	exit 1
+}
+
+results=$tmp/results.tsv	# workload variant run wall cpu bytes
+meta=$tmp/meta.tsv		# workload events command
+: >"$results"
+: >"$meta"
+started=$EPOCHREALTIME
+
+while IFS='|' read -r name spec; do
+	cmd=()
+	for word in $spec; do
+		case $word in
+		@*) word=$(awk -v n="${word#@}" -v s="$scale" \
+			'BEGIN { v = int(n * s + 0.5); printf "%d", v < 1 ? 1 : v }') ;;
+		esac
+		cmd+=("$word")
+	done
+	bin=$build/bench/${cmd[0]}
+	[ -x "$bin" ] || die "cannot find '$bin'; run 'make bench'"
+	cmd[0]=$bin
+	shown="${cmd[*]#"$build/bench/"}"
+	variants=(untraced hotalloc)
+	[ -n "$heaptrack" ] && variants+=(heaptrack)
+	events=
+
+	for ((run = 1; run <= runs; run++)); do
+		printf '%s: %s, round %d of %d\n' "$prog" "$shown" "$run" "$runs" >&2
+		for ((i = 0; i < ${#variants[@]}; i++)); do
+			variant=${variants[(i + run - 1) % ${#variants[@]}]}
+			bytes=
+			rm -rf "$tmp/out"
+			mkdir "$tmp/out"
+			case $variant in
+			untraced)
+				timed "$tmp/stderr" "${cmd[@]}"
+				[ "$status" -eq 0 ] || fail_run "untraced '$shown'" "$tmp/stderr"
+				;;
+			hotalloc)
+				trace=$tmp/out/run.trace
+				timed "$tmp/stderr" "$hotalloc" record -o "$trace" -- "${cmd[@]}"
+				[ "$status" -eq 0 ] || fail_run "'hotalloc record' of '$shown'" "$tmp/stderr"
+				[ -f "$trace" ] || die "'hotalloc record' of '$shown' wrote no trace '$trace'"
+				bytes=$(stat -c %s "$trace")
+				if [ -z "$events" ]; then
+					# The real count of calls, from the tracer's own report.
+					"$hotalloc" report --format json "$trace" >"$tmp/report.json" 2>"$tmp/stderr" ||
+						{ status=$?; fail_run "'hotalloc report' of the trace of '$shown'" "$tmp/stderr"; }
+					events=$(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+if r["trace"]["lost_events"]:
+    sys.stderr.write("bench: warning: trace of %s lost %d events\n"
+                     % (sys.argv[2], r["trace"]["lost_events"]))
+print(sum(r["calls"].values()))' "$tmp/report.json" "'$shown'") ||
+						die "cannot read the JSON report of the trace of '$shown'"
+				fi
+				;;
+			heaptrack)
+				timed "$tmp/stderr" "$heaptrack" -o "$tmp/out/run" "${cmd[@]}"
+				[ "$status" -eq 0 ] || fail_run "heaptrack of '$shown'" "$tmp/stderr"
+				# run.zst, or run.gz when heaptrack found no zstd.
+				out=("$tmp/out/run".*)
+				[ -f "${out[0]}" ] || die "heaptrack of '$shown' wrote no output in '$tmp/out'"
+				bytes=$(stat -c %s "${out[0]}")
+				;;
+			esac
+			printf '%s\t%s\t%d\t%s\t%s\t%s\n' "$name" "$variant" "$run" "$wall" "$cpu" \
+				"${bytes:--}" >>"$results"
+		done
+	done
+	printf '%s\t%s\t%s\n' "$name" "$events" "$shown" >>"$meta"
+done <<<"$workloads"
+rm -rf "$tmp/out"
+
+elapsed=$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+python3 - "$results" "$meta" "$build/bench.json" "$runs" "$scale" "$timer" \
+	"$heaptrack_version" "$elapsed" <<'EOF' || die "cannot write the summary"
+import json, math, os, platform, statistics, sys, time
+
+results, meta, out_path, runs, scale, timer, ht_version, elapsed = sys.argv[1:]
+samples = {}
+for line in open(results):
+    name, variant, run, wall, cpu, size = line.rstrip("\n").split("\t")
+    s = samples.setdefault((name, variant), {"wall_s": [], "cpu_s": [], "bytes": []})
+    s["wall_s"].append(float(wall))
+    s["cpu_s"].append(float(cpu))
+    if size != "-":
+        s["bytes"].append(int(size))
+
+def median(v):
+    v = [x for x in v if not math.isnan(x)]
+    return statistics.median(v) if v else None
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+workloads = []
+for line in open(meta):
+    name, events, command = line.rstrip("\n").split("\t")
+    events = int(events)
+    w = {"name": name, "command": command, "events": events}
+    base = samples[(name, "untraced")]
+    w["untraced"] = dict(base, wall_median_s=median(base["wall_s"]),
+                         cpu_median_s=median(base["cpu_s"]))
+    del w["untraced"]["bytes"]
+    for tool in ("hotalloc", "heaptrack"):
+        s = samples.get((name, tool))
+        if s is None:
+            w[tool] = None
+            continue
+        wall, cpu = median(s["wall_s"]), median(s["cpu_s"])
+        extra = wall - w["untraced"]["wall_median_s"]
+        w[tool] = dict(s, wall_median_s=wall, cpu_median_s=cpu,
+                       wall_ratio=ratio(wall, w["untraced"]["wall_median_s"]),
+                       cpu_ratio=ratio(cpu, w["untraced"]["cpu_median_s"]),
+                       extra_wall_s=extra,
+                       ns_per_event=extra / events * 1e9 if events else None,
+                       bytes_per_event=ratio(median(s["bytes"]), events))
+    ha, ht = w["hotalloc"], w["heaptrack"]
+    w["hotalloc_extra_over_heaptrack_extra"] = (
+        ratio(ha["extra_wall_s"], ht["extra_wall_s"]) if ht and ht["extra_wall_s"] > 0 else None)
+    workloads.append(w)
+
+doc = {
+    "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    "host": {"cpus": os.cpu_count(), "kernel": platform.release(),
+             "load_average": list(os.getloadavg())},
+    "runs": int(runs), "scale": float(scale), "cpu_timer": timer,
+    "heaptrack": ht_version or None, "elapsed_s": float(elapsed),
+    "notes": "medians over runs; ratios are traced/untraced; ns_per_event is "
+             "(traced - untraced median wall) / events; events is the sum of the calls "
+             "in hotalloc's report of one traced run; bytes_per_event uses the same count "
+             "for both tools",
+    "workloads": workloads,
+}
+with open(out_path + ".tmp", "w") as f:
+    json.dump(doc, f, indent=2)
+    f.write("\n")
+os.replace(out_path + ".tmp", out_path)
+
+def fmt(v, digits):
+    return "n/a" if v is None else "%.*f" % (digits, v)
+
+def get(w, tool, key):
+    return w[tool][key] if w[tool] else None
+
+head = ["workload", "events", "base s", "ha wall", "ha cpu", "ht wall", "ht cpu",
+        "ha ns/ev", "ht ns/ev", "ha B/ev", "ht B/ev", "ha/ht extra"]
+rows = [[w["name"], "{:,}".format(w["events"]), fmt(w["untraced"]["wall_median_s"], 3),
+         fmt(get(w, "hotalloc", "wall_ratio"), 2), fmt(get(w, "hotalloc", "cpu_ratio"), 2),
+         fmt(get(w, "heaptrack", "wall_ratio"), 2), fmt(get(w, "heaptrack", "cpu_ratio"), 2),
+         fmt(get(w, "hotalloc", "ns_per_event"), 0), fmt(get(w, "heaptrack", "ns_per_event"), 0),
+         fmt(get(w, "hotalloc", "bytes_per_event"), 2),
+         fmt(get(w, "heaptrack", "bytes_per_event"), 2),
+         fmt(w["hotalloc_extra_over_heaptrack_extra"], 2)] for w in workloads]
+widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+line = lambda r: "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
+                           for i, c in enumerate(r))
+print(line(head))
+for r in rows:
+    print(line(r))
+print("medians of %s run(s), BENCH_SCALE=%s; base s: untraced wall; wall, cpu: traced/untraced;"
+      % (runs, scale))
+print("ns/ev: extra wall per event; B/ev: trace bytes per event; ha/ht extra: hotalloc's extra "
+      "wall / heaptrack's (%s)" % (ht_version or "heaptrack not found"))
+EOF
+printf '%s: done in %s s; JSON in %s\n' "$prog" "$elapsed" "$build/bench.json" >&2
