@@ -36,7 +36,7 @@ $(BUILD)/analyzer/%.o: analyzer/%.c $(HEADERS)
 	$(CC) $(CPPFLAGS) -D_GNU_SOURCE $(CFLAGS) $(WARN) -DHA_LIBDIR='"$(PREFIX)/lib/hotalloc"' -c $< -o $@
 
 $(BIN): $(ANALYZER_OBJ)
-	$(CC) -o $@ $^ -lzstd -lm
+	$(CC) -o $@ $^ -ldw -lelf -liberty -lzstd -lm
 
 deps:
 	@scripts/install-deps
@@ -49,6 +49,7 @@ demo: deps
 	$(BIN) report $(BUILD)/demo.trace
 
 -include tests/workloads.mk
+-include bench/bench.mk
 
 tests/demo: $(BUILD)/tests/demo
 $(BUILD)/tests/demo: tests/demo.c
@@ -61,7 +62,7 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover
 ASAN_BUILD = $(BUILD)/asan
 $(ASAN_BUILD)/hotalloc: $(ANALYZER_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -O1 -g $(SAN) $(WARN) -o $@ $(ANALYZER_SRC) -lzstd -lm
+	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -O1 -g $(SAN) $(WARN) -o $@ $(ANALYZER_SRC) -ldw -lelf -liberty -lzstd -lm
 $(ASAN_BUILD)/libhotalloc.so: $(LIB)
 	@mkdir -p $(dir $@)
 	cp $< $@
@@ -85,6 +86,12 @@ test:
 	@$(MAKE) --no-print-directory test-build
 	@tests/run-all.sh $(BUILD)
 
+# Speed against the untraced program and heaptrack; see scripts/bench.sh
+# (BENCH_RUNS, BENCH_SCALE, BENCH_HEAPTRACK=none).
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	scripts/bench.sh $(BUILD)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/hotalloc $(DESTDIR)$(PREFIX)/include/hotalloc
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/hotalloc
@@ -95,4 +102,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps demo test test-build install clean tests/demo
+.PHONY: all deps demo test test-build bench install clean tests/demo

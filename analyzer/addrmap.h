@@ -10,9 +10,12 @@
 struct ha_block {
 	uint64_t addr;		/* 0 = empty slot */
 	uint64_t size;
-	uint64_t ts;		/* when it was allocated */
+	uint64_t ts;		/* when it was allocated (or last reallocated) */
+	uint64_t serial;	/* the allocation's number in the replay */
 	uint32_t stack;
 	uint32_t tid;
+	uint32_t grows;		/* growing reallocs in this block's history */
+	uint32_t pad;
 };
 
 struct ha_addrmap {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "commands.h"
 #include "hotalloc/format.h"
 #include "profile.h"
@@ -18,16 +19,64 @@ static const char usage[] =
 	"usage: hotalloc COMMAND [OPTIONS]\n"
 	"\n"
 	"  record [-o PATTERN] [--] CMD [ARGS...]   run CMD under the tracer\n"
-	"  report [--format text|json] TRACE...     print what the traces say\n"
+	"  report [OPTIONS] TRACE...               where the program allocates, peaks, leaks\n"
 	"  dump TRACE                               every record of a trace, one per line\n"
 	"\n"
 	"  hotalloc COMMAND --help for a command's options; hotalloc --version.\n";
 
 static const char report_usage[] =
-	"usage: hotalloc report [--format text|json] TRACE|DIR...\n"
-	"  --format text   a summary for people (default)\n"
-	"  --format json   every figure, with the field names of README.md\n"
+	"usage: hotalloc report [OPTIONS] TRACE|DIR...\n"
+	"  --format text|json          text for people (default), json for scripts\n"
+	"  --group-by stack|line|function\n"
+	"                              a site is a whole stack (default), the line\n"
+	"                              that called the allocator, or its function\n"
+	"  --sort count|bytes|peak|leaked|churn   (default count)\n"
+	"  --top N                     sites shown (default 10 in text, all in json; 0 = all)\n"
+	"  --short-lived TIME          blocks freed sooner are churn (default 1ms;\n"
+	"                              units ns, us, ms, s)\n"
+	"  --merge                     several traces as one combined view\n"
+	"  --sysroot DIR               read the traced objects under DIR\n"
+	"  --debug-dir DIR             look for separate debug files in DIR too\n"
 	"  A folder stands for every trace in it.\n";
+
+/* "250us" -> 250000; returns 0 on success. */
+static int parse_time(const char *s, uint64_t *ns)
+{
+	char *end;
+	double v = strtod(s, &end);
+	double mult = 1e6;
+
+	if (end == s || v < 0)
+		return -1;
+	if (!strcmp(end, "ns"))
+		mult = 1;
+	else if (!strcmp(end, "us"))
+		mult = 1e3;
+	else if (!strcmp(end, "ms") || !*end)
+		mult = 1e6;
+	else if (!strcmp(end, "s"))
+		mult = 1e9;
+	else
+		return -1;
+	*ns = (uint64_t)(v * mult);
+	return 0;
+}
+
+/* Value of "--name VALUE" or "--name=VALUE" at argv[*i]; NULL if not this option. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (strncmp(argv[*i], name, len))
+		return NULL;
+	if (argv[*i][len] == '=')
+		return argv[*i] + len + 1;
+	if (argv[*i][len])
+		return NULL;
+	if (*i + 1 >= argc)
+		ha_die("report: %s needs a value; see 'hotalloc report --help'", name);
+	return argv[++*i];
+}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -67,20 +116,54 @@ static void add_input(char ***paths, size_t *n, const char *path)
 
 int ha_cmd_report(int argc, char **argv)
 {
-	const char *format = "text";
+	const char *format = "text", *v;
 	char **paths = NULL;
 	size_t n = 0;
 	struct ha_profile *profiles;
+	struct ha_report_opts ro = { HA_GROUP_STACK, HA_SORT_COUNT, 10, 1000000, false };
+	struct ha_load_opts lo = { 1000000, NULL, NULL, isatty(2) };
 	int i, status = HA_EXIT_OK;
-	bool opts = true;
+	bool opts = true, top_given = false;
 
 	for (i = 1; i < argc; i++) {
 		if (opts && !strcmp(argv[i], "--")) {
 			opts = false;
-		} else if (opts && !strcmp(argv[i], "--format") && i + 1 < argc) {
-			format = argv[++i];
-		} else if (opts && !strncmp(argv[i], "--format=", 9)) {
-			format = argv[i] + 9;
+		} else if (opts && (v = opt_value(argc, argv, &i, "--format"))) {
+			format = v;
+		} else if (opts && (v = opt_value(argc, argv, &i, "--group-by"))) {
+			if (!strcmp(v, "stack"))
+				ro.group = HA_GROUP_STACK;
+			else if (!strcmp(v, "line"))
+				ro.group = HA_GROUP_LINE;
+			else if (!strcmp(v, "function"))
+				ro.group = HA_GROUP_FUNCTION;
+			else
+				ha_die("report: unknown --group-by '%s' (stack, line or function)", v);
+		} else if (opts && (v = opt_value(argc, argv, &i, "--sort"))) {
+			static const char *const names[] = { "count", "bytes", "peak", "leaked", "churn" };
+			size_t k;
+			for (k = 0; k < 5 && strcmp(v, names[k]); k++)
+				;
+			if (k == 5)
+				ha_die("report: unknown --sort '%s' (count, bytes, peak, leaked or churn)", v);
+			ro.sort = (enum ha_sort)k;
+		} else if (opts && (v = opt_value(argc, argv, &i, "--top"))) {
+			char *end;
+			long t = strtol(v, &end, 10);
+			if (*end || end == v || t < 0)
+				ha_die("report: --top takes a whole number, not '%s'", v);
+			ro.top = (size_t)t;
+			top_given = true;
+		} else if (opts && (v = opt_value(argc, argv, &i, "--short-lived"))) {
+			if (parse_time(v, &ro.short_ns) < 0)
+				ha_die("report: --short-lived takes a time such as 500us or 2ms, not '%s'", v);
+			lo.short_ns = ro.short_ns;
+		} else if (opts && (v = opt_value(argc, argv, &i, "--sysroot"))) {
+			lo.sysroot = v;
+		} else if (opts && (v = opt_value(argc, argv, &i, "--debug-dir"))) {
+			lo.debug_dir = v;
+		} else if (opts && !strcmp(argv[i], "--merge")) {
+			ro.merge = true;
 		} else if (opts && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) {
 			fputs(report_usage, stdout);
 			return HA_EXIT_OK;
@@ -92,16 +175,18 @@ int ha_cmd_report(int argc, char **argv)
 	}
 	if (strcmp(format, "text") && strcmp(format, "json"))
 		ha_die("report: unknown format '%s' (text or json)", format);
+	if (!top_given && !strcmp(format, "json"))
+		ro.top = 0;
 	if (!n)
 		ha_die("report: no trace given; see 'hotalloc report --help'");
 	profiles = xcalloc(n, sizeof(*profiles));
 	for (size_t k = 0; k < n && status == HA_EXIT_OK; k++)
-		if (ha_profile_load(&profiles[k], paths[k]) < 0)
+		if (ha_profile_load(&profiles[k], paths[k], &lo) < 0)
 			status = HA_EXIT_USAGE;
 	if (status == HA_EXIT_OK && !strcmp(format, "json"))
-		ha_report_json(stdout, profiles, n);
+		ha_report_json(stdout, profiles, n, &ro);
 	else if (status == HA_EXIT_OK)
-		ha_report_text(stdout, profiles, n);
+		ha_report_text(stdout, profiles, n, &ro);
 	for (size_t k = 0; k < n; k++) {
 		ha_profile_free(&profiles[k]);
 		free(paths[k]);

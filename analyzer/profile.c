@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Loads a profile: drives the trace reader into the replay. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include "profile.h"
 #include "util.h"
@@ -22,19 +24,25 @@ static void on_lost(void *ctx, uint64_t n)
 
 static void on_stack(void *ctx, uint32_t id, const uint64_t *frames, unsigned n)
 {
-	(void)id;
-	(void)frames;
-	(void)n;
-	((struct ha_profile *)ctx)->nstacks++;
+	struct ha_profile *p = ctx;
+
+	p->nstacks++;
+	ha_sites_stack(&p->sites, id, frames, n);
 }
 
 static void on_module(void *ctx, uint32_t id, uint64_t ts, uint64_t bias, const char *path,
 		      const uint8_t *build_id, unsigned build_id_len, const uint64_t *segs,
 		      unsigned nseg)
 {
-	(void)id, (void)ts, (void)bias, (void)path, (void)build_id, (void)build_id_len;
-	(void)segs, (void)nseg;
-	((struct ha_profile *)ctx)->nmodules++;
+	struct ha_profile *p = ctx;
+
+	p->nmodules++;
+	ha_sym_add_module(p->sym, id, ts, bias, path, build_id, build_id_len, segs, nseg);
+}
+
+static void on_unload(void *ctx, uint32_t id, uint64_t ts)
+{
+	ha_sym_unload(((struct ha_profile *)ctx)->sym, id, ts);
 }
 
 static void on_info(void *ctx, const char *key, const char *val, size_t len)
@@ -69,13 +77,23 @@ static void on_end(void *ctx, unsigned reason, uint64_t ts)
 	p->end_ts = ts;
 }
 
-int ha_profile_load(struct ha_profile *p, const char *path)
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int ha_profile_load(struct ha_profile *p, const char *path, const struct ha_load_opts *o)
 {
 	struct ha_trace t;
 	struct ha_visitor v = {
 		.ctx = p, .event = on_event, .stack = on_stack, .module = on_module,
-		.info = on_info, .sync = on_sync, .lost = on_lost, .end = on_end,
+		.unload = on_unload, .info = on_info, .sync = on_sync, .lost = on_lost, .end = on_end,
 	};
+	double start = now_s(), last = start;
+	bool shown = false;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
@@ -83,14 +101,32 @@ int ha_profile_load(struct ha_profile *p, const char *path)
 		return -1;
 	p->path = xstrdup(path);
 	p->hdr = t.hdr;
+	p->sym = ha_sym_new(o->sysroot, o->debug_dir);
 	ha_replay_init(&p->rp);
-	while ((rc = ha_trace_next(&t, &v)) > 0)
-		;
+	ha_sites_init(&p->sites, o->short_ns);
+	p->rp.observe = ha_sites_observe;
+	p->rp.observe_ctx = &p->sites;
+	while ((rc = ha_trace_next(&t, &v)) > 0) {
+		if (o->progress && (t.chunks & 15) == 0) {
+			double now = now_s();
+
+			if (now - start > 1.0 && now - last > 0.25) {
+				fprintf(stderr, "\rhotalloc: reading '%s': %3.0f%%, %.1f s of the run",
+					path, t.file_size ? 100.0 * (double)t.bytes_read / (double)t.file_size : 0.0,
+					(double)t.last_ts / 1e9);
+				last = now;
+				shown = true;
+			}
+		}
+	}
+	if (shown)
+		fputs("\r\033[K", stderr);
 	if (rc < 0) {
 		ha_trace_close(&t);
 		return -1;	/* the caller's ha_profile_free releases the rest */
 	}
 	ha_replay_finish(&p->rp);
+	ha_sites_finish(&p->sites, &p->rp);
 	p->truncated = t.truncated;
 	p->ended = t.ended;
 	p->chunks = t.chunks;
@@ -110,6 +146,8 @@ int ha_profile_load(struct ha_profile *p, const char *path)
 void ha_profile_free(struct ha_profile *p)
 {
 	ha_replay_free(&p->rp);
+	ha_sites_free(&p->sites);
+	ha_sym_free(p->sym);
 	free(p->path);
 	free(p->command);
 	free(p->exe);

@@ -6,7 +6,16 @@
 
 #include <stdbool.h>
 #include "replay.h"
+#include "sites.h"
+#include "symbolize.h"
 #include "trace.h"
+
+struct ha_load_opts {
+	uint64_t short_ns;	/* --short-lived, ns */
+	const char *sysroot;	/* --sysroot, or NULL */
+	const char *debug_dir;	/* --debug-dir, or NULL */
+	bool progress;		/* progress on stderr after a second */
+};
 
 struct ha_profile {
 	char *path;
@@ -19,11 +28,13 @@ struct ha_profile {
 	uint64_t end_ts;
 	uint64_t nstacks, nmodules, chunks, file_size;
 	struct ha_replay rp;
+	struct ha_sites sites;
+	struct ha_symbolizer *sym;
 };
 
 /* Reads and replays the trace at path.  Returns 0, or -1 after printing one
  * error line (missing, foreign, unknown version or corrupt). */
-int ha_profile_load(struct ha_profile *p, const char *path);
+int ha_profile_load(struct ha_profile *p, const char *path, const struct ha_load_opts *o);
 void ha_profile_free(struct ha_profile *p);
 
 #endif

@@ -13,12 +13,14 @@ void ha_replay_init(struct ha_replay *r)
 {
 	memset(r, 0, sizeof(*r));
 	ha_addrmap_init(&r->live);
+	ha_addrmap_init(&r->moving);
 	r->tot.first_ts = UINT64_MAX;
 }
 
 void ha_replay_free(struct ha_replay *r)
 {
 	ha_addrmap_free(&r->live);
+	ha_addrmap_free(&r->moving);
 	free(r->pend);
 	r->pend = NULL;
 }
@@ -40,6 +42,7 @@ static void push(struct ha_replay *r, uint8_t op, const struct ha_event *ev, uin
 	p->tid = ev->tid;
 	p->op = op;
 	p->kind = ev->kind;
+	p->link = 0;
 }
 
 void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
@@ -69,6 +72,7 @@ void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
 				/* The old block was released inside the real call,
 				 * before any other thread could be given its address. */
 				push(r, HA_OP_FREE, ev, ev->pre, ev->old);
+				r->pend[r->npend - 1].link = ev->addr;
 				push(r, HA_OP_ALLOC, ev, ev->ts, ev->addr);
 			}
 		} else if (ev->old && ev->size == 0) {
@@ -97,19 +101,22 @@ static int cmp_pend(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static void note_peak(struct ha_totals *t, uint64_t ts)
+static bool note_peak(struct ha_totals *t, uint64_t ts)
 {
 	if (t->live_bytes > t->peak_bytes) {
 		t->peak_bytes = t->live_bytes;
 		t->peak_ts = ts;
+		return true;
 	}
+	return false;
 }
 
 static void apply(struct ha_replay *r, const struct ha_pend *p)
 {
 	struct ha_totals *t = &r->tot;
-	struct ha_block b, old, *cur;
-	bool have_old = false;
+	struct ha_block b, old, *cur, moved;
+	bool have_old = false, born = false, peak = false;
+	uint32_t grows = 0;
 
 	switch (p->op) {
 	case HA_OP_FREE:
@@ -118,6 +125,14 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 			t->live_bytes -= old.size;
 			t->live_blocks--;
 			have_old = true;
+			if (p->link) {
+				/* The first half of a moving realloc: the new block
+				 * carries this one's history. */
+				old.addr = p->link;
+				ha_addrmap_remove(&r->moving, p->link, NULL);
+				ha_addrmap_insert(&r->moving, &old);
+				old.addr = p->addr;
+			}
 		} else {
 			t->unmatched_frees++;
 		}
@@ -129,13 +144,18 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 			have_old = true;
 			t->frees++;
 			t->live_bytes += p->size - cur->size;
+			if (p->size > cur->size)
+				cur->grows++;
 			cur->size = p->size;
 			cur->ts = p->ts;
+			cur->serial = ++r->serial;
 			cur->stack = p->stack;
 			cur->tid = p->tid;
+			b = *cur;
+			born = true;
 			t->allocations++;
 			t->bytes_allocated += p->size;
-			note_peak(t, p->ts);
+			peak = note_peak(t, p->ts);
 			break;
 		}
 		/* The block came from before tracing: treat as a fresh allocation. */
@@ -147,21 +167,28 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 			t->live_bytes -= old.size;
 			t->live_blocks--;
 		}
+		if ((p->kind == HA_EV_REALLOC || p->kind == HA_EV_REALLOCARRAY) &&
+		    ha_addrmap_remove(&r->moving, p->addr, &moved))
+			grows = moved.grows + (p->size > moved.size);
 		b.addr = p->addr;
 		b.size = p->size;
 		b.ts = p->ts;
+		b.serial = ++r->serial;
 		b.stack = p->stack;
 		b.tid = p->tid;
+		b.grows = grows;
+		b.pad = 0;
 		ha_addrmap_insert(&r->live, &b);
+		born = true;
 		t->allocations++;
 		t->bytes_allocated += p->size;
 		t->live_bytes += p->size;
 		t->live_blocks++;
-		note_peak(t, p->ts);
+		peak = note_peak(t, p->ts);
 		break;
 	}
 	if (r->observe)
-		r->observe(r->observe_ctx, p, have_old ? &old : NULL);
+		r->observe(r->observe_ctx, p, have_old ? &old : NULL, born ? &b : NULL, peak);
 }
 
 /* Applies the pending operations older than limit (all when limit is UINT64_MAX). */

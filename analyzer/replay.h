@@ -29,6 +29,7 @@ struct ha_pend {
 	uint64_t addr;
 	uint64_t size;
 	uint64_t seq;
+	uint64_t link;		/* a realloc's release part: the new block's address */
 	uint32_t stack;
 	uint32_t tid;
 	uint8_t op;		/* HA_OP_* */
@@ -39,13 +40,17 @@ enum { HA_OP_FREE = 0, HA_OP_RESIZE = 1, HA_OP_ALLOC = 2 };
 struct ha_replay {
 	struct ha_totals tot;
 	struct ha_addrmap live;
+	struct ha_addrmap moving;	/* realloc'd blocks between their release and new address */
 	struct ha_pend *pend;
 	size_t npend, cap;
 	uint64_t seq;
 	uint64_t prev_sync;
+	uint64_t serial;
 	/* Optional observer of each operation after it was applied (for reports
-	 * beyond the totals).  freed is the block an op released, if any. */
-	void (*observe)(void *ctx, const struct ha_pend *op, const struct ha_block *freed);
+	 * beyond the totals): freed is the block it released and born the block
+	 * it created (NULL when none); new_peak says the total peak was raised. */
+	void (*observe)(void *ctx, const struct ha_pend *op, const struct ha_block *freed,
+			const struct ha_block *born, bool new_peak);
 	void *observe_ctx;
 };
 

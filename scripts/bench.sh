@@ -9,14 +9,15 @@
 #   BENCH_SCALE=1       multiplies every workload's size (0.05 for a CI smoke run)
 #   BENCH_HEAPTRACK=heaptrack   the heaptrack command; a name that is not found (none)
 #                       leaves heaptrack's columns "n/a"
-#   BENCH_TIMER=auto    auto: /usr/bin/time for CPU time when present, else python3;
-#                       python: always python3's getrusage(RUSAGE_CHILDREN)
+#   BENCH_TIMER=auto    auto: /usr/bin/time for CPU time when present, else python3's
+#                       getrusage(RUSAGE_CHILDREN); time or python forces one
 #
-# Wall time is taken around each run to the microsecond; CPU time is
-# user + sys of the run and every child it waited for (heaptrack's interpreter and zstd
-# included).  Runs are interleaved, round after round, and the order of the three
-# variants rotates from one round to the next so a slow drift in the machine's load
-# does not always land on the same one.  Progress goes to stderr.
+# Wall time is taken around each run to the microsecond; CPU time is user + sys of the
+# run and of every child it waited for (heaptrack's interpreter and zstd included).  Runs
+# are interleaved, round after round, and the order of the three variants rotates from
+# one round to the next so that a slow drift in the machine's load does not always land
+# on the same one.  A run's stderr is kept only to be shown if it fails; any run that
+# exits non-zero stops the script with status 1.  Progress goes to stderr.
 
 set -u
 export LC_ALL=C		# EPOCHREALTIME and printf use the C locale's decimal point
@@ -57,12 +58,12 @@ fi
 
 # name | program and arguments; @N is a size, multiplied by BENCH_SCALE (at least 1).
 # Each default size makes an untraced run last about 0.2-0.5 s on a 2-core machine.
-workloads='churn|churn @6000000
-xthreads-2|xthreads 2 @2000000
-xthreads-8|xthreads 8 @2000000
+workloads='churn|churn @10000000
+xthreads-2|xthreads 2 @2400000
+xthreads-8|xthreads 8 @2400000
 families|families @500000
-recurse-4|recurse 4 @400000
-recurse-256|recurse 256 @400000'
+recurse-4|recurse 4 @600000
+recurse-256|recurse 256 @600000'
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hotalloc-bench.XXXXXX") || die "cannot create a temporary folder"
 trap 'rm -rf "$tmp"' EXIT
@@ -194,7 +195,7 @@ rm -rf "$tmp/out"
 elapsed=$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 python3 - "$results" "$meta" "$build/bench.json" "$runs" "$scale" "$timer" \
 	"$heaptrack_version" "$elapsed" <<'EOF' || die "cannot write the summary"
-import json, math, os, platform, statistics, sys, time
+import json, os, platform, statistics, sys, time
 
 results, meta, out_path, runs, scale, timer, ht_version, elapsed = sys.argv[1:]
 samples = {}
@@ -202,12 +203,12 @@ for line in open(results):
     name, variant, run, wall, cpu, size = line.rstrip("\n").split("\t")
     s = samples.setdefault((name, variant), {"wall_s": [], "cpu_s": [], "bytes": []})
     s["wall_s"].append(float(wall))
-    s["cpu_s"].append(float(cpu))
+    s["cpu_s"].append(None if cpu == "nan" else float(cpu))
     if size != "-":
         s["bytes"].append(int(size))
 
 def median(v):
-    v = [x for x in v if not math.isnan(x)]
+    v = [x for x in v if x is not None]
     return statistics.median(v) if v else None
 
 def ratio(a, b):
@@ -278,9 +279,9 @@ line = lambda r: "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
 print(line(head))
 for r in rows:
     print(line(r))
-print("medians of %s run(s), BENCH_SCALE=%s; base s: untraced wall; wall, cpu: traced/untraced;"
-      % (runs, scale))
-print("ns/ev: extra wall per event; B/ev: trace bytes per event; ha/ht extra: hotalloc's extra "
-      "wall / heaptrack's (%s)" % (ht_version or "heaptrack not found"))
+print("ha: hotalloc, ht: %s; medians of %s run(s) at BENCH_SCALE=%s; base s: untraced wall;"
+      % (ht_version or "heaptrack not found", runs, scale))
+print("wall, cpu: traced / untraced; ns/ev: extra wall per event; B/ev: trace bytes per event;")
+print("ha/ht extra: hotalloc's extra wall / heaptrack's")
 EOF
 printf '%s: done in %s s; JSON in %s\n' "$prog" "$elapsed" "$build/bench.json" >&2

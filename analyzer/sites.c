@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-site figures, computed in one pass over the replay: counts and bytes,
+ * size and lifetime histograms, temporary and short-lived blocks, realloc
+ * growth chains, cross-thread frees, and each site's share of the peak.
+ *
+ * The peak share costs O(1) per event: every time the total peak is raised
+ * an epoch counter moves on, and a site about to change saves the live bytes
+ * it had, once per epoch; at the end a site's value "as of the latest peak"
+ * is the saved one if it changed since, else its current one. */
+#include <stdlib.h>
+#include <string.h>
+#include "sites.h"
+#include "util.h"
+
+void ha_sites_init(struct ha_sites *s, uint64_t short_ns)
+{
+	memset(s, 0, sizeof(*s));
+	s->short_ns = short_ns;
+}
+
+void ha_sites_free(struct ha_sites *s)
+{
+	for (size_t i = 0; i < s->nsites; i++)
+		free(s->by_stack[i].life_hist);
+	for (size_t i = 0; i < s->nstacks; i++)
+		free(s->frames[i]);
+	free(s->by_stack);
+	free(s->frames);
+	free(s->nframes);
+	free(s->threads);
+	memset(s, 0, sizeof(*s));
+}
+
+unsigned ha_size_bucket(uint64_t size)
+{
+	return size ? 64u - (unsigned)__builtin_clzll(size) : 0;
+}
+
+uint64_t ha_size_bucket_lo(unsigned b)
+{
+	return b ? (uint64_t)1 << (b - 1) : 0;
+}
+
+static unsigned life_bucket(uint64_t ns)
+{
+	unsigned top, sub;
+
+	if (ns < HA_LIFE_SUB)
+		return (unsigned)ns;
+	top = 63u - (unsigned)__builtin_clzll(ns);		/* >= 3 */
+	sub = (unsigned)(ns >> (top - 3)) & (HA_LIFE_SUB - 1);
+	return (top - 2) * HA_LIFE_SUB + sub;
+}
+
+/* The upper bound of a lifetime bucket (what a percentile reports). */
+static uint64_t life_bucket_hi(unsigned b)
+{
+	unsigned top, sub;
+
+	if (b < HA_LIFE_SUB)
+		return b;
+	top = b / HA_LIFE_SUB + 2;
+	sub = b % HA_LIFE_SUB;
+	return ((uint64_t)(HA_LIFE_SUB + sub + 1) << (top - 3)) - 1;
+}
+
+uint64_t ha_site_lifetime_pct(const struct ha_site *site, double pct)
+{
+	uint64_t want, seen = 0;
+
+	if (!site->life_n || !site->life_hist)
+		return 0;
+	want = (uint64_t)((double)site->life_n * pct / 100.0 + 0.999999);
+	if (want < 1)
+		want = 1;
+	for (unsigned b = 0; b < HA_LIFE_BUCKETS; b++) {
+		seen += site->life_hist[b];
+		if (seen >= want) {
+			uint64_t hi = life_bucket_hi(b);
+			return hi < site->life_max ? hi : site->life_max;
+		}
+	}
+	return site->life_max;
+}
+
+static struct ha_site *site_of(struct ha_sites *s, uint32_t stack)
+{
+	if (stack >= s->nsites) {
+		size_t n = s->nsites ? s->nsites : 64;
+
+		while (n <= stack)
+			n *= 2;
+		s->by_stack = xrealloc(s->by_stack, n * sizeof(*s->by_stack));
+		memset(s->by_stack + s->nsites, 0, (n - s->nsites) * sizeof(*s->by_stack));
+		for (size_t i = s->nsites; i < n; i++)
+			s->by_stack[i].stack = (uint32_t)i;
+		s->nsites = n;
+	}
+	return &s->by_stack[stack];
+}
+
+static struct ha_thread_stats *thread_of(struct ha_sites *s, uint32_t tid)
+{
+	/* Few threads live at once; the latest ones are searched first. */
+	for (size_t i = s->nthreads; i > 0; i--)
+		if (s->threads[i - 1].tid == tid)
+			return &s->threads[i - 1];
+	if (s->nthreads == s->cap_threads) {
+		s->cap_threads = s->cap_threads ? 2 * s->cap_threads : 16;
+		s->threads = xrealloc(s->threads, s->cap_threads * sizeof(*s->threads));
+	}
+	memset(&s->threads[s->nthreads], 0, sizeof(*s->threads));
+	s->threads[s->nthreads].tid = tid;
+	return &s->threads[s->nthreads++];
+}
+
+static void save_for_peak(struct ha_sites *s, struct ha_site *site)
+{
+	if (site->saved_epoch != s->epoch) {
+		site->saved_live = site->live_bytes;
+		site->saved_epoch = s->epoch;
+	}
+}
+
+uint64_t ha_site_peak_bytes(const struct ha_sites *s, const struct ha_site *site)
+{
+	return site->saved_epoch == s->epoch ? site->saved_live : site->live_bytes;
+}
+
+static void release(struct ha_sites *s, const struct ha_pend *op, const struct ha_block *b)
+{
+	struct ha_site *site = site_of(s, b->stack);
+	uint64_t life = op->ts > b->ts ? op->ts - b->ts : 0;
+	struct ha_thread_stats *th = thread_of(s, op->tid);
+
+	save_for_peak(s, site);
+	site->live_bytes -= b->size;
+	site->live_blocks--;
+	site->frees++;
+	th->frees++;
+	if (!site->life_hist)
+		site->life_hist = xcalloc(HA_LIFE_BUCKETS, sizeof(uint32_t));
+	site->life_hist[life_bucket(life)]++;
+	site->life_n++;
+	if (life > site->life_max)
+		site->life_max = life;
+	bool young = false;
+
+	if (life < s->short_ns && op->op == HA_OP_FREE && !op->link) {
+		site->short_lived++;
+		s->short_lived++;
+		young = true;
+	}
+	if (op->tid != b->tid) {
+		site->cross_thread_frees++;
+		th->cross_thread_frees++;
+		s->cross_thread_frees++;
+	} else if (th->last_serial == b->serial && op->op == HA_OP_FREE && !op->link) {
+		/* Freed by its thread before that thread allocated anything else. */
+		site->temporary++;
+		s->temporary++;
+		young = true;
+	}
+	if (young)
+		site->churn++;
+	/* A block that grew by realloc twice or more, now gone for good. */
+	if (b->grows >= 2 && !op->link && op->op == HA_OP_FREE) {
+		site->chains++;
+		site->chain_reallocs += b->grows;
+		site->chain_final_bytes += b->size;
+		s->chains++;
+	}
+}
+
+void ha_sites_observe(void *ctx, const struct ha_pend *op, const struct ha_block *freed,
+		      const struct ha_block *born, bool new_peak)
+{
+	struct ha_sites *s = ctx;
+
+	if (freed)
+		release(s, op, freed);
+	if (born) {
+		struct ha_site *site = site_of(s, born->stack);
+		struct ha_thread_stats *th = thread_of(s, born->tid);
+		unsigned b = ha_size_bucket(born->size);
+
+		save_for_peak(s, site);
+		site->allocations++;
+		site->bytes += born->size;
+		site->live_bytes += born->size;
+		site->live_blocks++;
+		site->size_hist[b]++;
+		s->size_hist[b]++;
+		th->allocations++;
+		th->bytes += born->size;
+		th->last_serial = born->serial;
+	}
+	if (new_peak)
+		s->epoch++;
+}
+
+void ha_sites_stack(struct ha_sites *s, uint32_t id, const uint64_t *frames, unsigned n)
+{
+	if (id >= s->nstacks) {
+		size_t cap = s->nstacks ? s->nstacks : 64;
+
+		while (cap <= id)
+			cap *= 2;
+		s->frames = xrealloc(s->frames, cap * sizeof(*s->frames));
+		s->nframes = xrealloc(s->nframes, cap * sizeof(*s->nframes));
+		memset(s->frames + s->nstacks, 0, (cap - s->nstacks) * sizeof(*s->frames));
+		memset(s->nframes + s->nstacks, 0, (cap - s->nstacks) * sizeof(*s->nframes));
+		s->nstacks = cap;
+	}
+	free(s->frames[id]);
+	s->frames[id] = xmalloc(n * sizeof(uint64_t));
+	memcpy(s->frames[id], frames, n * sizeof(uint64_t));
+	s->nframes[id] = n;
+}
+
+void ha_sites_finish(struct ha_sites *s, struct ha_replay *r)
+{
+	struct ha_addrmap *m = &r->live;
+
+	for (size_t i = 0; i <= m->mask; i++) {
+		const struct ha_block *b = &m->slots[i];
+		struct ha_site *site;
+
+		if (!b->addr)
+			continue;
+		site = site_of(s, b->stack);
+		site->leaked_blocks++;
+		site->leaked_bytes += b->size;
+		if (b->grows >= 2) {
+			site->chains++;
+			site->chain_reallocs += b->grows;
+			site->chain_final_bytes += b->size;
+			s->chains++;
+		}
+	}
+}
+
+void ha_site_add(struct ha_site *a, const struct ha_site *b)
+{
+	a->allocations += b->allocations;
+	a->bytes += b->bytes;
+	a->frees += b->frees;
+	a->live_bytes += b->live_bytes;
+	a->live_blocks += b->live_blocks;
+	a->temporary += b->temporary;
+	a->short_lived += b->short_lived;
+	a->churn += b->churn;
+	a->leaked_blocks += b->leaked_blocks;
+	a->leaked_bytes += b->leaked_bytes;
+	a->life_n += b->life_n;
+	if (b->life_max > a->life_max)
+		a->life_max = b->life_max;
+	a->chains += b->chains;
+	a->chain_reallocs += b->chain_reallocs;
+	a->chain_final_bytes += b->chain_final_bytes;
+	a->cross_thread_frees += b->cross_thread_frees;
+	for (unsigned i = 0; i < HA_SIZE_BUCKETS; i++)
+		a->size_hist[i] += b->size_hist[i];
+	if (b->life_hist) {
+		if (!a->life_hist)
+			a->life_hist = xcalloc(HA_LIFE_BUCKETS, sizeof(uint32_t));
+		for (unsigned i = 0; i < HA_LIFE_BUCKETS; i++)
+			a->life_hist[i] += b->life_hist[i];
+	}
+}

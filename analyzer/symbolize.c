@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/* Symbolization with elfutils' libdwfl: one Dwfl session per recorded
+ * module (a library unloaded and another mapped at its address must not
+ * collide), the build-id checked against the file found on disk, separate
+ * debug files found by build-id and .gnu_debuglink, inlined frames read from
+ * the DWARF scopes, names demangled with libiberty. */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <inttypes.h>
+#include <libiberty/demangle.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+#include "symbolize.h"
+#include "util.h"
+
+#define MAX_INLINE 32
+
+struct sym_module {
+	uint32_t id;
+	uint64_t bias, load_ts, unload_ts;
+	char *path;
+	uint8_t build_id[64];
+	unsigned build_id_len;
+	uint64_t segs[3 * 16];
+	unsigned nseg;
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	bool opened, broken;
+};
+
+struct addr_ent {
+	UT_hash_handle hh;
+	uint64_t addr;
+	unsigned n;
+	struct ha_frame *frames;
+};
+
+struct ha_symbolizer {
+	char *sysroot;
+	char *debuginfo_path;
+	Dwfl_Callbacks cb;
+	struct sym_module *mods;
+	size_t nmods;
+	struct addr_ent *cache;
+	/* interned strings */
+	struct str_ent { UT_hash_handle hh; char *s; } *strings;
+};
+
+static const char *intern(struct ha_symbolizer *s, const char *str)
+{
+	struct str_ent *e;
+
+	if (!str)
+		return NULL;
+	HASH_FIND_STR(s->strings, str, e);
+	if (e)
+		return e->s;
+	e = xcalloc(1, sizeof(*e));
+	e->s = xstrdup(str);
+	HASH_ADD_KEYPTR(hh, s->strings, e->s, strlen(e->s), e);
+	return e->s;
+}
+
+char *ha_demangle(const char *name)
+{
+	char *d = NULL;
+
+	if (!strncmp(name, "_R", 2) || (!strncmp(name, "_ZN", 3) && strstr(name, "17h")))
+		d = rust_demangle(name, DMGL_PARAMS | DMGL_ANSI);
+	if (!d && !strncmp(name, "_Z", 2))
+		d = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_GNU_V3);
+	return d ? d : xstrdup(name);
+}
+
+struct ha_symbolizer *ha_sym_new(const char *sysroot, const char *debug_dir)
+{
+	struct ha_symbolizer *s = xcalloc(1, sizeof(*s));
+	size_t len;
+
+	s->sysroot = sysroot ? xstrdup(sysroot) : NULL;
+	len = 64 + (debug_dir ? strlen(debug_dir) : 0) + (sysroot ? strlen(sysroot) : 0);
+	s->debuginfo_path = xmalloc(len);
+	/* Where separate debug files are looked for: beside the object, in
+	 * .debug/, in /usr/lib/debug (by build-id and by path), then --debug-dir. */
+	snprintf(s->debuginfo_path, len, "-:.debug:%s/usr/lib/debug%s%s", sysroot ? sysroot : "",
+		 debug_dir ? ":" : "", debug_dir ? debug_dir : "");
+	s->cb.find_elf = dwfl_build_id_find_elf;
+	s->cb.find_debuginfo = dwfl_standard_find_debuginfo;
+	s->cb.section_address = dwfl_offline_section_address;
+	s->cb.debuginfo_path = &s->debuginfo_path;
+	return s;
+}
+
+void ha_sym_free(struct ha_symbolizer *s)
+{
+	struct addr_ent *a, *ta;
+	struct str_ent *e, *te;
+
+	if (!s)
+		return;
+	HASH_ITER(hh, s->cache, a, ta) {
+		HASH_DEL(s->cache, a);
+		free(a->frames);
+		free(a);
+	}
+	HASH_ITER(hh, s->strings, e, te) {
+		HASH_DEL(s->strings, e);
+		free(e->s);
+		free(e);
+	}
+	for (size_t i = 0; i < s->nmods; i++) {
+		if (s->mods[i].dwfl)
+			dwfl_end(s->mods[i].dwfl);
+		free(s->mods[i].path);
+	}
+	free(s->mods);
+	free(s->sysroot);
+	free(s->debuginfo_path);
+	free(s);
+}
+
+void ha_sym_add_module(struct ha_symbolizer *s, uint32_t id, uint64_t ts, uint64_t bias,
+		       const char *path, const uint8_t *build_id, unsigned build_id_len,
+		       const uint64_t *segs, unsigned nseg)
+{
+	struct sym_module *m;
+
+	s->mods = xrealloc(s->mods, (s->nmods + 1) * sizeof(*s->mods));
+	m = &s->mods[s->nmods++];
+	memset(m, 0, sizeof(*m));
+	m->id = id;
+	m->bias = bias;
+	m->load_ts = ts;
+	m->unload_ts = UINT64_MAX;
+	m->path = xstrdup(path);
+	m->build_id_len = build_id_len > 64 ? 64 : build_id_len;
+	memcpy(m->build_id, build_id, m->build_id_len);
+	m->nseg = nseg > 16 ? 16 : nseg;
+	memcpy(m->segs, segs, 3 * m->nseg * sizeof(uint64_t));
+}
+
+void ha_sym_unload(struct ha_symbolizer *s, uint32_t id, uint64_t ts)
+{
+	for (size_t i = 0; i < s->nmods; i++)
+		if (s->mods[i].id == id && s->mods[i].unload_ts == UINT64_MAX)
+			s->mods[i].unload_ts = ts;
+}
+
+/* The module whose segments hold addr; among several (an address reused
+ * after dlclose), the one loaded last. */
+static struct sym_module *find_module(struct ha_symbolizer *s, uint64_t addr)
+{
+	struct sym_module *best = NULL;
+
+	for (size_t i = 0; i < s->nmods; i++) {
+		struct sym_module *m = &s->mods[i];
+
+		for (unsigned k = 0; k < m->nseg; k++) {
+			uint64_t lo = m->bias + m->segs[3 * k];
+
+			if (addr >= lo && addr < lo + m->segs[3 * k + 1] && (!best || m->load_ts >= best->load_ts))
+				best = m;
+		}
+	}
+	return best;
+}
+
+static void open_module(struct ha_symbolizer *s, struct sym_module *m)
+{
+	char path[4096];
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int len;
+
+	m->opened = true;
+	if (!strncmp(m->path, "linux-vdso", 10) || !strncmp(m->path, "linux-gate", 10)) {
+		m->broken = true;
+		return;
+	}
+	snprintf(path, sizeof(path), "%s%s", s->sysroot ? s->sysroot : "", m->path);
+	m->dwfl = dwfl_begin(&s->cb);
+	if (!m->dwfl) {
+		m->broken = true;
+		return;
+	}
+	dwfl_report_begin(m->dwfl);
+	m->mod = dwfl_report_elf(m->dwfl, m->path, path, -1, m->bias, false);
+	dwfl_report_end(m->dwfl, NULL, NULL);
+	if (!m->mod) {
+		ha_warn("cannot read '%s': %s; its frames are shown as module+offset", path,
+			dwfl_errmsg(-1));
+		m->broken = true;
+		return;
+	}
+	len = dwfl_module_build_id(m->mod, &bits, &vaddr);
+	if (m->build_id_len && (len != (int)m->build_id_len || memcmp(bits, m->build_id, (size_t)len))) {
+		ha_warn("'%s' is not the file that was traced (its build-id differs); "
+			"its frames are shown as module+offset", path);
+		m->broken = true;
+	}
+}
+
+static const char *die_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+
+	if (!name)
+		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+	if (!name)
+		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
+	return name;
+}
+
+static const char *demangled(struct ha_symbolizer *s, const char *name)
+{
+	char *d;
+	const char *r;
+
+	if (!name)
+		return NULL;
+	d = ha_demangle(name);
+	r = intern(s, d);
+	free(d);
+	return r;
+}
+
+/* Fills out[] for one address of a readable module.  Returns the count. */
+static unsigned resolve_dwarf(struct ha_symbolizer *s, struct sym_module *m, uint64_t pc,
+			      struct ha_frame *out)
+{
+	Dwfl_Module *mod = m->mod;
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *fn = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
+	Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
+	const char *file = NULL;
+	int lineno = 0;
+	unsigned n = 0;
+	Dwarf_Addr bias = 0;
+	Dwarf_Die *cudie = dwfl_module_addrdie(mod, pc, &bias);
+	Dwarf_Die *scopes = NULL;
+	int nscopes = cudie ? dwarf_getscopes(cudie, pc - bias, &scopes) : 0;
+
+	if (line)
+		file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+	/* Inlined calls, innermost first: each scope's name is the frame, and
+	 * the call site it records is the location in the frame that follows. */
+	for (int i = 0; i < nscopes && n < MAX_INLINE - 1; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+		Dwarf_Attribute attr;
+		Dwarf_Word call_file = 0, call_line = 0;
+		Dwarf_Files *files;
+		size_t nfiles;
+
+		if (tag != DW_TAG_inlined_subroutine)
+			continue;
+		out[n].function = demangled(s, die_name(&scopes[i]));
+		out[n].file = intern(s, file);
+		out[n].line = (unsigned)lineno;
+		out[n].inlined = true;
+		n++;
+		dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &attr), &call_file);
+		dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &attr), &call_line);
+		file = NULL;
+		if (dwarf_getsrcfiles(cudie, &files, &nfiles) == 0 && call_file < nfiles)
+			file = dwarf_filesrc(files, call_file, NULL, NULL);
+		lineno = (int)call_line;
+	}
+	free(scopes);
+	out[n].function = fn ? demangled(s, fn) : NULL;
+	out[n].file = intern(s, file);
+	out[n].line = (unsigned)lineno;
+	out[n].inlined = false;
+	return n + 1;
+}
+
+unsigned ha_sym_resolve(struct ha_symbolizer *s, uint64_t addr, const struct ha_frame **out)
+{
+	struct ha_frame tmp[MAX_INLINE];
+	struct sym_module *m;
+	struct addr_ent *e;
+	unsigned n = 0;
+	char buf[4200];
+
+	HASH_FIND(hh, s->cache, &addr, sizeof(addr), e);
+	if (e) {
+		*out = e->frames;
+		return e->n;
+	}
+	memset(tmp, 0, sizeof(tmp));
+	/* A return address points after the call; the call is the byte before. */
+	m = find_module(s, addr);
+	if (m && !m->opened)
+		open_module(s, m);
+	if (m && !m->broken)
+		n = resolve_dwarf(s, m, addr - 1, tmp);
+	if (!n)
+		n = 1;
+	for (unsigned i = 0; i < n; i++) {
+		tmp[i].addr = addr;
+		tmp[i].module = m ? intern(s, m->path) : NULL;
+	}
+	if (!tmp[n - 1].function) {
+		if (m) {
+			const char *base = strrchr(m->path, '/');
+			snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, base ? base + 1 : m->path, addr - m->bias);
+		} else {
+			snprintf(buf, sizeof(buf), "0x%" PRIx64, addr);
+		}
+		tmp[n - 1].function = intern(s, buf);
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->addr = addr;
+	e->n = n;
+	e->frames = xmalloc(n * sizeof(*e->frames));
+	memcpy(e->frames, tmp, n * sizeof(*e->frames));
+	HASH_ADD(hh, s->cache, addr, sizeof(e->addr), e);
+	*out = e->frames;
+	return n;
+}
