@@ -119,7 +119,14 @@ static void frame_line(FILE *f, const struct ha_frame *fr, const char *indent)
 		snprintf(loc, sizeof(loc), "%s:%u", file, fr->line);
 	} else {
 		const char *m = fr->module ? strrchr(fr->module, '/') : NULL;
-		snprintf(loc, sizeof(loc), "%s", m ? m + 1 : fr->module ? fr->module : "");
+
+		m = m ? m + 1 : fr->module ? fr->module : "";
+		/* An unresolved frame is already named "module+0xoffset". */
+		snprintf(loc, sizeof(loc), "%s", strncmp(fr->function, m, strlen(m)) ? m : "");
+	}
+	if (!loc[0]) {
+		fprintf(f, "%s%s%s\n", indent, fr->function, fr->inlined ? " (inlined)" : "");
+		return;
 	}
 	room = WIDTH - (int)strlen(indent) - (int)strlen(loc) - 2 - (fr->inlined ? 10 : 0);
 	if (room < 20)
