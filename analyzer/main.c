@@ -34,6 +34,9 @@ static const char report_usage[] =
 	"  --top N                     sites shown (default 10 in text, all in json; 0 = all)\n"
 	"  --short-lived TIME          blocks freed sooner are churn (default 1ms;\n"
 	"                              units ns, us, ms, s)\n"
+	"  --from MARK, --to MARK      only what is allocated between the first MARK\n"
+	"                              (hotalloc_mark) and the first --to MARK after it\n"
+	"  --per MARK                  also per operation: divided by MARK's count\n"
 	"  --merge                     several traces as one combined view\n"
 	"  --sysroot DIR               read the traced objects under DIR\n"
 	"  --debug-dir DIR             look for separate debug files in DIR too\n"
@@ -121,7 +124,7 @@ int ha_cmd_report(int argc, char **argv)
 	size_t n = 0;
 	struct ha_profile *profiles;
 	struct ha_report_opts ro = { HA_GROUP_STACK, HA_SORT_COUNT, 10, 1000000, false };
-	struct ha_load_opts lo = { 1000000, NULL, NULL, isatty(2) };
+	struct ha_load_opts lo = { .short_ns = 1000000, .progress = isatty(2) };
 	int i, status = HA_EXIT_OK;
 	bool opts = true, top_given = false;
 
@@ -162,6 +165,12 @@ int ha_cmd_report(int argc, char **argv)
 			lo.sysroot = v;
 		} else if (opts && (v = opt_value(argc, argv, &i, "--debug-dir"))) {
 			lo.debug_dir = v;
+		} else if (opts && (v = opt_value(argc, argv, &i, "--from"))) {
+			lo.from = v;
+		} else if (opts && (v = opt_value(argc, argv, &i, "--to"))) {
+			lo.to = v;
+		} else if (opts && (v = opt_value(argc, argv, &i, "--per"))) {
+			lo.per = v;
 		} else if (opts && !strcmp(argv[i], "--merge")) {
 			ro.merge = true;
 		} else if (opts && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) {

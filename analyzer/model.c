@@ -184,6 +184,7 @@ void ha_model_build(struct ha_model *m, struct ha_profile *profiles, size_t n,
 		m->short_lived += p->sites.short_lived;
 		m->chains += p->sites.chains;
 		m->cross_thread_frees += p->sites.cross_thread_frees;
+		m->per_count += p->per_count;
 
 		for (size_t id = 0; id < p->sites.nsites; id++) {
 			const struct ha_site *site = &p->sites.by_stack[id];

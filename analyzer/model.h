@@ -38,6 +38,7 @@ struct ha_model {
 	uint64_t size_hist[HA_SIZE_BUCKETS];
 	uint64_t temporary, short_lived, chains, cross_thread_frees;
 	double duration_s;
+	uint64_t per_count;		/* --per occurrences, summed; 0 without --per */
 };
 
 /* Builds the rows of profiles[0..n) (n > 1 only with o->merge). */

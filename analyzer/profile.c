@@ -102,10 +102,11 @@ int ha_profile_load(struct ha_profile *p, const char *path, const struct ha_load
 	p->path = xstrdup(path);
 	p->hdr = t.hdr;
 	p->sym = ha_sym_new(o->sysroot, o->debug_dir);
-	ha_replay_init(&p->rp);
+	ha_replay_init(&p->rp, o->from, o->to, o->per);
 	ha_sites_init(&p->sites, o->short_ns);
 	p->rp.observe = ha_sites_observe;
 	p->rp.observe_ctx = &p->sites;
+	p->rp.closing = ha_sites_finish;
 	while ((rc = ha_trace_next(&t, &v)) > 0) {
 		if (o->progress && (t.chunks & 15) == 0) {
 			double now = now_s();
@@ -126,7 +127,6 @@ int ha_profile_load(struct ha_profile *p, const char *path, const struct ha_load
 		return -1;	/* the caller's ha_profile_free releases the rest */
 	}
 	ha_replay_finish(&p->rp);
-	ha_sites_finish(&p->sites, &p->rp);
 	p->truncated = t.truncated;
 	p->ended = t.ended;
 	p->chunks = t.chunks;
@@ -140,6 +140,22 @@ int ha_profile_load(struct ha_profile *p, const char *path, const struct ha_load
 	if (!p->command)
 		p->command = xstrdup("");
 	ha_trace_close(&t);
+	/* A gate must not pass because a marker was misspelt. */
+	for (int k = 0; k < 3; k++) {
+		const char *want = k == 0 ? o->from : k == 1 ? o->to : o->per;
+		bool found = false;
+
+		for (size_t i = 0; want && i < p->rp.nmarks; i++)
+			found |= !strcmp(p->rp.marks[i].name, want);
+		if (want && !found) {
+			ha_error("marker '%s' (%s) does not occur in trace '%s'", want,
+				 k == 0 ? "--from" : k == 1 ? "--to" : "--per", path);
+			return -1;
+		}
+	}
+	for (size_t i = 0; o->per && i < p->rp.nmarks; i++)
+		if (p->rp.marks[i].is_per)
+			p->per_count = p->rp.marks[i].count;
 	return 0;
 }
 

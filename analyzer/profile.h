@@ -15,6 +15,8 @@ struct ha_load_opts {
 	const char *sysroot;	/* --sysroot, or NULL */
 	const char *debug_dir;	/* --debug-dir, or NULL */
 	bool progress;		/* progress on stderr after a second */
+	const char *from, *to;	/* --from, --to markers, or NULL */
+	const char *per;	/* --per marker, or NULL */
 };
 
 struct ha_profile {
@@ -27,6 +29,7 @@ struct ha_profile {
 	unsigned end_reason;	/* HA_END_*, when ended */
 	uint64_t end_ts;
 	uint64_t nstacks, nmodules, chunks, file_size;
+	uint64_t per_count;	/* occurrences of --per inside the window (0 without --per) */
 	struct ha_replay rp;
 	struct ha_sites sites;
 	struct ha_symbolizer *sym;

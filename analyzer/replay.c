@@ -9,18 +9,44 @@
 #include "replay.h"
 #include "util.h"
 
-void ha_replay_init(struct ha_replay *r)
+void ha_replay_init(struct ha_replay *r, const char *from, const char *to, const char *per)
 {
 	memset(r, 0, sizeof(*r));
 	ha_addrmap_init(&r->live);
 	ha_addrmap_init(&r->moving);
 	r->tot.first_ts = UINT64_MAX;
+	r->from = from;
+	r->to = to;
+	r->per = per;
+	r->window = from ? HA_WIN_BEFORE : HA_WIN_IN;
+}
+
+static uint32_t mark_id(struct ha_replay *r, const char *name, size_t len)
+{
+	struct ha_mark_name *m;
+
+	for (size_t i = 0; i < r->nmarks; i++)
+		if (strlen(r->marks[i].name) == len && !memcmp(r->marks[i].name, name, len))
+			return (uint32_t)i;
+	r->marks = xrealloc(r->marks, (r->nmarks + 1) * sizeof(*r->marks));
+	m = &r->marks[r->nmarks];
+	memset(m, 0, sizeof(*m));
+	m->name = xmalloc(len + 1);
+	memcpy(m->name, name, len);
+	m->name[len] = 0;
+	m->is_from = r->from && !strcmp(m->name, r->from);
+	m->is_to = r->to && !strcmp(m->name, r->to);
+	m->is_per = r->per && !strcmp(m->name, r->per);
+	return (uint32_t)r->nmarks++;
 }
 
 void ha_replay_free(struct ha_replay *r)
 {
 	ha_addrmap_free(&r->live);
 	ha_addrmap_free(&r->moving);
+	for (size_t i = 0; i < r->nmarks; i++)
+		free(r->marks[i].name);
+	free(r->marks);
 	free(r->pend);
 	r->pend = NULL;
 }
@@ -43,23 +69,25 @@ static void push(struct ha_replay *r, uint8_t op, const struct ha_event *ev, uin
 	p->op = op;
 	p->kind = ev->kind;
 	p->link = 0;
+	p->call = 0;
 }
 
 void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
 {
 	struct ha_totals *t = &r->tot;
+	size_t first = r->npend;
 
-	t->calls[ev->kind]++;
 	if (ev->ts < t->first_ts)
 		t->first_ts = ev->ts;
 	if (ev->ts > t->last_ts)
 		t->last_ts = ev->ts;
 	switch (ev->kind) {
 	case HA_EV_MARK:
+		push(r, HA_OP_MARK, ev, ev->ts, 0);
+		r->pend[r->npend - 1].stack = mark_id(r, ev->mark, ev->mark_len);
 		break;
 	case HA_EV_FREE:
-		if (ev->addr)
-			push(r, HA_OP_FREE, ev, ev->ts, ev->addr);
+		push(r, ev->addr ? HA_OP_FREE : HA_OP_NOP, ev, ev->ts, ev->addr);
 		break;
 	case HA_EV_REALLOC:
 	case HA_EV_REALLOCARRAY:
@@ -78,16 +106,17 @@ void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
 		} else if (ev->old && ev->size == 0) {
 			push(r, HA_OP_FREE, ev, ev->pre, ev->old);	/* glibc's realloc(p, 0) */
 		} else {
-			t->failed++;
+			push(r, HA_OP_NOP, ev, ev->ts, 0);		/* failed */
 		}
 		break;
 	default:
-		if (ev->addr)
-			push(r, HA_OP_ALLOC, ev, ev->ts, ev->addr);
-		else
-			t->failed++;
+		push(r, ev->addr ? HA_OP_ALLOC : HA_OP_NOP, ev, ev->ts, ev->addr);
 		break;
 	}
+	/* The event's last op counts its call: with a realloc that moved, the
+	 * allocation, which is what the window decides on. */
+	r->pend[r->npend - 1].call = 1;
+	(void)first;
 }
 
 static int cmp_pend(const void *a, const void *b)
@@ -111,20 +140,54 @@ static bool note_peak(struct ha_totals *t, uint64_t ts)
 	return false;
 }
 
+static void on_mark(struct ha_replay *r, const struct ha_pend *p)
+{
+	struct ha_mark_name *m = &r->marks[p->stack];
+
+	if (m->is_from && r->window == HA_WIN_BEFORE) {
+		r->window = HA_WIN_IN;
+		r->window_start = p->ts;
+	} else if (m->is_to && r->window == HA_WIN_IN) {
+		r->window = HA_WIN_AFTER;
+		r->window_end = p->ts;
+		if (r->closing)
+			r->closing(r->observe_ctx, r);
+		r->window_closed = true;
+		return;
+	}
+	if (r->window == HA_WIN_IN)
+		m->count++;
+}
+
 static void apply(struct ha_replay *r, const struct ha_pend *p)
 {
 	struct ha_totals *t = &r->tot;
 	struct ha_block b, old, *cur, moved;
-	bool have_old = false, born = false, peak = false;
+	bool have_old = false, born = false, peak = false, in = r->window == HA_WIN_IN;
 	uint32_t grows = 0;
 
+	if (p->call && in)
+		t->calls[p->kind]++;
+	if (p->op == HA_OP_NOP && p->call && in && p->kind != HA_EV_FREE)
+		t->failed++;
 	switch (p->op) {
+	case HA_OP_MARK:
+		on_mark(r, p);
+		return;
+	case HA_OP_NOP:
+		return;
 	case HA_OP_FREE:
 		if (ha_addrmap_remove(&r->live, p->addr, &old)) {
-			t->frees++;
-			t->live_bytes -= old.size;
-			t->live_blocks--;
-			have_old = true;
+			have_old = old.pad & HA_BLOCK_IN_WINDOW;
+			if (have_old && in) {
+				t->frees++;
+				t->live_bytes -= old.size;
+				t->live_blocks--;
+			} else if (have_old) {
+				/* Born in the window, freed after it: the window's
+				 * figures were settled when it closed. */
+				have_old = false;
+			}
 			if (p->link) {
 				/* The first half of a moving realloc: the new block
 				 * carries this one's history. */
@@ -133,12 +196,20 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 				ha_addrmap_insert(&r->moving, &old);
 				old.addr = p->addr;
 			}
-		} else {
+		} else if (in) {
 			t->unmatched_frees++;
 		}
 		break;
 	case HA_OP_RESIZE:
 		cur = ha_addrmap_find(&r->live, p->addr);
+		if (cur && (!in || !(cur->pad & HA_BLOCK_IN_WINDOW))) {
+			/* Resized across the window's edge: a block from before
+			 * the window is born into it, one from the window leaves
+			 * the figures that were settled when it closed. */
+			ha_addrmap_remove(&r->live, p->addr, &old);
+			grows = old.grows + (p->size > old.size);
+			goto alloc;
+		}
 		if (cur) {
 			old = *cur;
 			have_old = true;
@@ -161,15 +232,22 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 		/* The block came from before tracing: treat as a fresh allocation. */
 		/* fall through */
 	case HA_OP_ALLOC:
-		if (ha_addrmap_remove(&r->live, p->addr, &old)) {
-			/* Its free was never seen (or arrived out of the window). */
-			t->conflicts++;
-			t->live_bytes -= old.size;
-			t->live_blocks--;
+		{
+			struct ha_block gone;
+
+			if (ha_addrmap_remove(&r->live, p->addr, &gone)) {
+				/* Its free was never seen (or arrived out of the window). */
+				t->conflicts++;
+				if (gone.pad & HA_BLOCK_IN_WINDOW) {
+					t->live_bytes -= gone.size;
+					t->live_blocks--;
+				}
+			}
 		}
 		if ((p->kind == HA_EV_REALLOC || p->kind == HA_EV_REALLOCARRAY) &&
 		    ha_addrmap_remove(&r->moving, p->addr, &moved))
 			grows = moved.grows + (p->size > moved.size);
+alloc:
 		b.addr = p->addr;
 		b.size = p->size;
 		b.ts = p->ts;
@@ -177,8 +255,10 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 		b.stack = p->stack;
 		b.tid = p->tid;
 		b.grows = grows;
-		b.pad = 0;
+		b.pad = in ? HA_BLOCK_IN_WINDOW : 0;
 		ha_addrmap_insert(&r->live, &b);
+		if (!in)
+			break;
 		born = true;
 		t->allocations++;
 		t->bytes_allocated += p->size;
@@ -218,6 +298,8 @@ void ha_replay_sync(struct ha_replay *r, uint64_t ts)
 void ha_replay_finish(struct ha_replay *r)
 {
 	release(r, UINT64_MAX);
+	if (!r->window_closed && r->closing)
+		r->closing(r->observe_ctx, r);
 	if (r->tot.first_ts == UINT64_MAX)
 		r->tot.first_ts = 0;
 }

@@ -34,8 +34,18 @@ struct ha_pend {
 	uint32_t tid;
 	uint8_t op;		/* HA_OP_* */
 	uint8_t kind;		/* the call's enum ha_event_kind */
+	uint8_t call;		/* this op counts its event's call (one op per event does) */
 };
-enum { HA_OP_FREE = 0, HA_OP_RESIZE = 1, HA_OP_ALLOC = 2 };
+enum { HA_OP_FREE = 0, HA_OP_RESIZE = 1, HA_OP_ALLOC = 2, HA_OP_NOP = 3, HA_OP_MARK = 4 };
+
+/* A marker name seen in the trace, and the roles --from/--to/--per give it. */
+struct ha_mark_name {
+	char *name;
+	uint64_t count;			/* occurrences inside the window */
+	bool is_from, is_to, is_per;
+};
+
+enum { HA_WIN_BEFORE, HA_WIN_IN, HA_WIN_AFTER };
 
 struct ha_replay {
 	struct ha_totals tot;
@@ -46,6 +56,16 @@ struct ha_replay {
 	uint64_t seq;
 	uint64_t prev_sync;
 	uint64_t serial;
+	/* The window (--from, --to) and the per-operation marker (--per). */
+	const char *from, *to, *per;
+	struct ha_mark_name *marks;	/* index = mark id; stack field of MARK ops */
+	size_t nmarks;
+	int window;			/* HA_WIN_* */
+	uint64_t window_start, window_end;
+	bool window_closed;		/* leaks were taken when --to came */
+	/* Called when the window closes (--to) and at the end, if still open:
+	 * the moment to take leaks from the live blocks. */
+	void (*closing)(void *ctx, struct ha_replay *r);
 	/* Optional observer of each operation after it was applied (for reports
 	 * beyond the totals): freed is the block it released and born the block
 	 * it created (NULL when none); new_peak says the total peak was raised. */
@@ -54,7 +74,10 @@ struct ha_replay {
 	void *observe_ctx;
 };
 
-void ha_replay_init(struct ha_replay *r);
+/* from, to, per: marker names or NULL; they must outlive the replay. */
+void ha_replay_init(struct ha_replay *r, const char *from, const char *to, const char *per);
+/* Blocks born inside the window carry this in ha_block.pad. */
+#define HA_BLOCK_IN_WINDOW 1u
 void ha_replay_free(struct ha_replay *r);
 /* Visitor entry points: feed events and syncs in file order. */
 void ha_replay_event(struct ha_replay *r, const struct ha_event *ev);

@@ -87,6 +87,10 @@ static void site(struct ha_json *j, const struct ha_model *m, const struct ha_ro
 	ha_json_u64(j, "short_lived", s->short_lived);
 	ha_json_f64(j, "churn_per_s", m->duration_s > 0 ? (double)s->churn / m->duration_s : 0);
 	ha_json_u64(j, "cross_thread_frees", s->cross_thread_frees);
+	if (m->per_count) {
+		ha_json_f64(j, "allocations_per_op", (double)s->allocations / (double)m->per_count);
+		ha_json_f64(j, "bytes_per_op", (double)s->bytes / (double)m->per_count);
+	}
 	if (s->life_n) {
 		ha_json_begin(j, "lifetime_ns", '{');
 		ha_json_u64(j, "p50", ha_site_lifetime_pct(s, 50));
@@ -169,6 +173,28 @@ static void section(struct ha_json *j, struct ha_profile *p, size_t n, const str
 	ha_json_u64(j, "unmatched_frees", m.tot.unmatched_frees);
 	ha_json_u64(j, "reused_while_live", m.tot.conflicts);
 	ha_json_end(j, '}');
+	if (n == 1 && (p->rp.from || p->rp.to)) {
+		ha_json_begin(j, "window", '{');
+		if (p->rp.from)
+			ha_json_str(j, "from", p->rp.from);
+		if (p->rp.to)
+			ha_json_str(j, "to", p->rp.to);
+		ha_json_f64(j, "start_s", (double)p->rp.window_start / 1e9);
+		if (p->rp.window_closed)
+			ha_json_f64(j, "end_s", (double)p->rp.window_end / 1e9);
+		else
+			ha_json_null(j, "end_s");
+		ha_json_end(j, '}');
+	}
+	if (p->rp.per) {
+		ha_json_begin(j, "per", '{');
+		ha_json_str(j, "mark", p->rp.per);
+		ha_json_u64(j, "count", m.per_count);
+		ha_json_f64(j, "allocations_per_op", m.per_count ? (double)m.tot.allocations / (double)m.per_count : 0);
+		ha_json_f64(j, "bytes_per_op", m.per_count ? (double)m.tot.bytes_allocated / (double)m.per_count : 0);
+		ha_json_f64(j, "frees_per_op", m.per_count ? (double)m.tot.frees / (double)m.per_count : 0);
+		ha_json_end(j, '}');
+	}
 	size_hist(j, "size_histogram", m.size_hist);
 	if (n == 1)
 		threads(j, p);

@@ -250,6 +250,15 @@ static void section(FILE *f, struct ha_profile *p, size_t n, const struct ha_rep
 		if (t->calls[k])
 			fprintf(f, " %s %s", kind_names[k], num(a, sizeof(a), t->calls[k]));
 	fprintf(f, " free %s\n", num(a, sizeof(a), t->calls[HA_EV_FREE]));
+	if (n == 1 && (p->rp.from || p->rp.to))
+		fprintf(f, "  window      from %s (%s) to %s\n", p->rp.from ? p->rp.from : "start",
+			ha_fmt_ns(a, sizeof(a), p->rp.window_start),
+			p->rp.window_closed ? p->rp.to : "the end");
+	if (m.per_count)
+		fprintf(f, "  per '%s'    %.2f allocations, %.1f bytes, %.2f frees (%s operations)\n",
+			p->rp.per, (double)t->allocations / (double)m.per_count,
+			(double)t->bytes_allocated / (double)m.per_count,
+			(double)t->frees / (double)m.per_count, num(b, sizeof(b), m.per_count));
 	if (t->lost || t->failed)
 		fprintf(f, "  failed calls %s, lost events %s\n", num(a, sizeof(a), t->failed),
 			num(b, sizeof(b), t->lost));

@@ -218,15 +218,16 @@ void ha_sites_stack(struct ha_sites *s, uint32_t id, const uint64_t *frames, uns
 	s->nframes[id] = n;
 }
 
-void ha_sites_finish(struct ha_sites *s, struct ha_replay *r)
+void ha_sites_finish(void *ctx, struct ha_replay *r)
 {
+	struct ha_sites *s = ctx;
 	struct ha_addrmap *m = &r->live;
 
 	for (size_t i = 0; i <= m->mask; i++) {
 		const struct ha_block *b = &m->slots[i];
 		struct ha_site *site;
 
-		if (!b->addr)
+		if (!b->addr || !(b->pad & HA_BLOCK_IN_WINDOW))
 			continue;
 		site = site_of(s, b->stack);
 		site->leaked_blocks++;

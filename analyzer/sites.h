@@ -52,8 +52,9 @@ void ha_sites_free(struct ha_sites *s);
 void ha_sites_observe(void *ctx, const struct ha_pend *op, const struct ha_block *freed,
 		      const struct ha_block *born, bool new_peak);
 void ha_sites_stack(struct ha_sites *s, uint32_t id, const uint64_t *frames, unsigned n);
-/* At the end: leaks from the live blocks, peak shares settled. */
-void ha_sites_finish(struct ha_sites *s, struct ha_replay *r);
+/* When the window closes (or the trace ends): leaks from the live blocks
+ * born in the window.  The replay's closing callback (ctx = struct ha_sites). */
+void ha_sites_finish(void *ctx, struct ha_replay *r);
 /* Live bytes of a site at the total peak (valid after finish). */
 uint64_t ha_site_peak_bytes(const struct ha_sites *s, const struct ha_site *site);
 /* Lifetime percentile (0..100) from the site's histogram; 0 when none freed. */

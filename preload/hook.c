@@ -16,6 +16,7 @@
 
 HA_TLS struct ha_tls ha__tls;
 _Atomic int ha__state;
+_Atomic int ha__paused;
 uintptr_t ha__self_lo, ha__self_hi;
 static _Atomic int init_once;
 static pthread_key_t exit_key;
@@ -254,8 +255,16 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	struct ha_ring *r;
 	struct ha_rec *rec;
 	unsigned n = 0, words;
-	int saved, mode = enter(t);
+	int saved, mode;
 
+	if (ha_unlikely(atomic_load_explicit(&ha__paused, memory_order_relaxed))) {
+		/* Paused: the new block is not recorded, but the block a realloc
+		 * gave up is, as a free, so it is not taken for a leak. */
+		if (old && (ret || !size))
+			ha__on_free(old);
+		return;
+	}
+	mode = enter(t);
 	if (mode == SKIP)
 		return;
 	saved = errno;

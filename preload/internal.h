@@ -149,6 +149,12 @@ struct ha_tls {
 	int exiting;			/* the thread's key destructor ran */
 };
 extern HA_TLS struct ha_tls ha__tls;
+/* The public API (include/hotalloc.h declares them weak for programs). */
+void hotalloc_mark(const char *name);
+void hotalloc_pause(void);
+void hotalloc_resume(void);
+/* hotalloc_pause() depth: allocations are not recorded while it is above 0. */
+extern _Atomic int ha__paused;
 /* 0 before init, 1 tracing, 2 stopped (error, exit or disabled). */
 extern _Atomic int ha__state;
 enum { HA_OFF = 0, HA_ON = 1, HA_STOPPED = 2 };

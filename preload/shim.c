@@ -330,3 +330,23 @@ HA_EXPORT void __assert_fail(const char *expr, const char *file, unsigned line, 
 		real(expr, file, line, func);
 	abort();
 }
+
+/* The public API of include/hotalloc.h. */
+HA_EXPORT void hotalloc_mark(const char *name)
+{
+	if (name && ready())
+		ha__on_mark(name);
+}
+
+HA_EXPORT void hotalloc_pause(void)
+{
+	atomic_fetch_add(&ha__paused, 1);
+}
+
+HA_EXPORT void hotalloc_resume(void)
+{
+	int v = atomic_load(&ha__paused);
+
+	while (v > 0 && !atomic_compare_exchange_weak(&ha__paused, &v, v - 1))
+		;
+}
