@@ -36,7 +36,7 @@ $(BUILD)/analyzer/%.o: analyzer/%.c $(HEADERS)
 	$(CC) $(CPPFLAGS) -D_GNU_SOURCE $(CFLAGS) $(WARN) -DHA_LIBDIR='"$(PREFIX)/lib/hotalloc"' -c $< -o $@
 
 $(BIN): $(ANALYZER_OBJ)
-	$(CC) -o $@ $^ -ldw -lelf -liberty -lzstd -lm
+	$(CC) -o $@ $^ -ldw -lelf -liberty -ljansson -lzstd -lm
 
 deps:
 	@scripts/install-deps
@@ -62,7 +62,7 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover
 ASAN_BUILD = $(BUILD)/asan
 $(ASAN_BUILD)/hotalloc: $(ANALYZER_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -O1 -g $(SAN) $(WARN) -o $@ $(ANALYZER_SRC) -ldw -lelf -liberty -lzstd -lm
+	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -O1 -g $(SAN) $(WARN) -o $@ $(ANALYZER_SRC) -ldw -lelf -liberty -ljansson -lzstd -lm
 $(ASAN_BUILD)/libhotalloc.so: $(LIB)
 	@mkdir -p $(dir $@)
 	cp $< $@

@@ -8,5 +8,7 @@
 int ha_cmd_record(int argc, char **argv);
 int ha_cmd_report(int argc, char **argv);
 int ha_cmd_dump(int argc, char **argv);
+int ha_cmd_check(int argc, char **argv);
+int ha_cmd_diff(int argc, char **argv);
 
 #endif

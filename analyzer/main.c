@@ -20,6 +20,8 @@ static const char usage[] =
 	"\n"
 	"  record [-o PATTERN] [--] CMD [ARGS...]   run CMD under the tracer\n"
 	"  report [OPTIONS] TRACE...               where the program allocates, peaks, leaks\n"
+	"  diff BASE NEW                            what changed, per site\n"
+	"  check BASELINE NEW [--limit ...]         exit 1 when an allocation limit breaks\n"
 	"  dump TRACE                               every record of a trace, one per line\n"
 	"\n"
 	"  hotalloc COMMAND --help for a command's options; hotalloc --version.\n";
@@ -225,5 +227,9 @@ int main(int argc, char **argv)
 		return ha_cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "dump"))
 		return ha_cmd_dump(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "check"))
+		return ha_cmd_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "diff"))
+		return ha_cmd_diff(argc - 1, argv + 1);
 	ha_die("unknown command '%s'; see 'hotalloc --help'", argv[1]);
 }
