@@ -78,4 +78,15 @@ ln -s "$T/victim" "$T/planted.trace"
 [ ! -e "$T/victim" ] && ok "symlink not followed" || fail "symlink not followed: the victim file was created"
 [ -s "$T/planted-1.trace" ] && ok "taken name gets a suffix" || fail "taken name gets a suffix: $(ls "$T")"
 
+# make install: the installed hotalloc finds its installed library by itself.
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [ "$(basename "$B")" != asan ]; then
+	make -s -C "$ROOT" install PREFIX="$T/inst" BUILD="$B" >"$T/install.log" 2>&1
+	expect_eq "make install" 0 "$?"
+	env -u HOTALLOC_LIB "$T/inst/bin/hotalloc" record -o "$T/inst.trace" -- "$B/tests/demo" 2>"$T/err"
+	[ -s "$T/inst.trace" ] && ok "installed record finds its library" ||
+		fail "installed record finds its library: $(cat "$T/err")"
+	[ -f "$T/inst/include/hotalloc.h" ] && ok "public header installed" || fail "public header installed"
+fi
+
 finish
