@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uthash.h>
 #include "symbolize.h"
 #include "util.h"
@@ -81,12 +82,16 @@ struct ha_symbolizer *ha_sym_new(const char *sysroot, const char *debug_dir)
 	size_t len;
 
 	s->sysroot = sysroot ? xstrdup(sysroot) : NULL;
-	len = 64 + (debug_dir ? strlen(debug_dir) : 0) + (sysroot ? strlen(sysroot) : 0);
+	len = 96 + (debug_dir ? strlen(debug_dir) : 0) + (sysroot ? strlen(sysroot) : 0);
 	s->debuginfo_path = xmalloc(len);
 	/* Where separate debug files are looked for: beside the object, in
 	 * .debug/, in /usr/lib/debug (by build-id and by path), then --debug-dir. */
-	snprintf(s->debuginfo_path, len, "-:.debug:%s/usr/lib/debug%s%s", sysroot ? sysroot : "",
-		 debug_dir ? ":" : "", debug_dir ? debug_dir : "");
+	if (sysroot)
+		snprintf(s->debuginfo_path, len, "-:.debug:%s/usr/lib/debug:/usr/lib/debug%s%s", sysroot,
+			 debug_dir ? ":" : "", debug_dir ? debug_dir : "");
+	else
+		snprintf(s->debuginfo_path, len, "-:.debug:/usr/lib/debug%s%s", debug_dir ? ":" : "",
+			 debug_dir ? debug_dir : "");
 	s->cb.find_elf = dwfl_build_id_find_elf;
 	s->cb.find_debuginfo = dwfl_standard_find_debuginfo;
 	s->cb.section_address = dwfl_offline_section_address;
@@ -186,6 +191,10 @@ static void open_module(struct ha_symbolizer *s, struct sym_module *m)
 		m->broken = true;
 		return;
 	}
+	/* An object the sysroot lacks is read from this machine's path: the
+	 * build-id check below still keeps a different file's names out. */
+	if (s->sysroot && access(path, R_OK) != 0)
+		snprintf(path, sizeof(path), "%s", m->path);
 	dwfl_report_begin(m->dwfl);
 	m->mod = dwfl_report_elf(m->dwfl, m->path, path, -1, m->bias, false);
 	dwfl_report_end(m->dwfl, NULL, NULL);

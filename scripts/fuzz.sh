@@ -39,29 +39,38 @@ for f in analyzer/*.c; do
 	[ "$f" = analyzer/main.c ] || src+=("$f")	# main() is libFuzzer's
 done
 
-# Rebuild when any source or header is newer than the binary.
-stale=
-if [ ! -x "$bin" ]; then
-	stale=1
+# Once the Makefile has a rule for the fuzzer, it builds it; until then, this does, with
+# the analyzer's libraries taken from the Makefile's link command for BUILD_DIR/hotalloc.
+if make -n BUILD="$build" "$bin" >/dev/null 2>&1; then
+	make --no-print-directory BUILD="$build" "$bin" >&2 || die "cannot build '$bin'"
 else
-	for f in "${src[@]}" analyzer/*.h include/hotalloc/*.h; do
-		[ "$f" -nt "$bin" ] && { stale=1; break; }
-	done
-fi
-if [ -n "$stale" ]; then
-	command -v "$cc" >/dev/null 2>&1 ||
-		die "cannot find '$cc'; run: apt-get install -y clang libclang-rt-14-dev"
-	fuzzer_lib=$("$cc" -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null)
-	[ -f "$fuzzer_lib" ] || fuzzer_lib=$("$cc" -print-runtime-dir 2>/dev/null)/libclang_rt.fuzzer-x86_64.a
-	[ -f "$fuzzer_lib" ] ||
-		die "'$cc' has no libFuzzer runtime; run: apt-get install -y libclang-rt-14-dev"
-	mkdir -p "$build/fuzz" || die "cannot create '$build/fuzz'"
-	printf '%s: building %s\n' "$prog" "$bin" >&2
-	"$cc" -Iinclude -Ianalyzer -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-		-o "$bin" "${src[@]}" -ldw -lelf -liberty -lzstd -lm ||
-		die "cannot build '$bin'"
+	stale=
+	if [ ! -x "$bin" ]; then
+		stale=1
+	else
+		for f in "${src[@]}" analyzer/*.h include/hotalloc/*.h; do
+			[ "$f" -nt "$bin" ] && { stale=1; break; }
+		done
+	fi
+	if [ -n "$stale" ]; then
+		command -v "$cc" >/dev/null 2>&1 ||
+			die "cannot find '$cc'; run: apt-get install -y clang libclang-rt-14-dev"
+		fuzzer_lib=$("$cc" -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null)
+		[ -f "$fuzzer_lib" ] ||
+			fuzzer_lib=$("$cc" -print-runtime-dir 2>/dev/null)/libclang_rt.fuzzer-x86_64.a
+		[ -f "$fuzzer_lib" ] ||
+			die "'$cc' has no libFuzzer runtime; run: apt-get install -y libclang-rt-14-dev"
+		libs=$(make -s -n -B BUILD="$build" "$build/hotalloc" 2>/dev/null | tail -n 1 |
+			grep -o -- ' -l[^ ]*' | tr -d '\n')
+		[ -n "$libs" ] || libs=' -ldw -lelf -liberty -lzstd -lm'
+		mkdir -p "$build/fuzz" || die "cannot create '$build/fuzz'"
+		printf '%s: building %s\n' "$prog" "$bin" >&2
+		# shellcheck disable=SC2086
+		"$cc" -Iinclude -Ianalyzer -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+			-std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+			-o "$bin" "${src[@]}" $libs || die "cannot build '$bin'"
+	fi
 fi
 
 [ -d tests/fuzz/corpus ] || die "cannot find the seeds in 'tests/fuzz/corpus'"
@@ -79,8 +88,8 @@ printf '%s: running %s for %s s\n' "$prog" "$bin" "$seconds" >&2
 status=$?
 after=$(ls "$build/fuzz-crashes" | wc -l)
 if [ "$status" -ne 0 ] || [ "$after" -gt "$before" ]; then
-	printf '%s: error: the fuzzer failed (status %d); inputs kept in %s:\n' "$prog" "$status" \
-		"$build/fuzz-crashes" >&2
+	printf '%s: error: the fuzzer failed (status %d, %d new inputs in %s):\n' "$prog" \
+		"$status" $((after - before)) "$build/fuzz-crashes" >&2
 	ls -t "$build/fuzz-crashes" | head -n 10 | sed 's/^/    /' >&2
 	exit 1
 fi
