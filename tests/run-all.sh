@@ -36,6 +36,8 @@ run "ring stress (ASan, UBSan)" "$B/unit/ring_stress_asan" 8 100000
 run "command line" sh "$D/cli.sh" "$B"
 run "command line, analyzer under ASan and UBSan" sh "$D/cli.sh" "$B/asan"
 [ -x "$D/capture.sh" ] && run "capture" "$D/capture.sh" "$B"
+[ -x "$D/analyzer.sh" ] && run "analyzer" "$D/analyzer.sh" "$B"
+[ -x "$D/gate.sh" ] && run "gate" "$D/gate.sh" "$B"
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
