@@ -11,6 +11,7 @@
 #include <string.h>
 #include <uthash.h>
 #include "gate.h"
+#include "hotalloc/format.h"
 #include "model.h"
 #include "util.h"
 
@@ -28,24 +29,40 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path ? path : "";
 }
 
-/* "function@file;..." with the file's base name; an unresolved frame counts
- * as its module's name, since its offset moves with every build. */
+/* A module as a key knows it: a shared object by its name up to ".so" (its
+ * version may change), the executable as "<exe>" (it may be renamed). */
+static void module_key(char *out, size_t size, const char *module)
+{
+	const char *b = base_name(module), *so = strstr(b, ".so");
+
+	if (so)
+		snprintf(out, size, "%.*s", (int)(so - b + 3), b);
+	else
+		snprintf(out, size, "<exe>");
+}
+
+/* "function@file;..." with the file's base name.  A frame without a file is
+ * known by its module; an unresolved one ("module+0xoffset") by its module
+ * alone, since its offset moves with every build. */
 static char *match_key(const struct ha_snap_frame *fr, unsigned n, const char *const *modules)
 {
 	size_t cap = 256, len = 0;
 	char *k = xmalloc(cap);
+	char mod[256];
 
 	k[0] = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const char *fn = fr[i].function ? fr[i].function : "?";
 		const char *where = fr[i].file ? base_name(fr[i].file) : "";
+		const char *m = modules ? modules[i] : NULL;
 		size_t need;
 
-		if (!fr[i].file && modules && modules[i] && strchr(fn, '+') &&
-		    !strncmp(fn, base_name(modules[i]), strlen(base_name(modules[i]))))
-			fn = "?";
-		if (!fr[i].file && modules)
-			where = base_name(modules[i]);
+		if (!fr[i].file) {
+			module_key(mod, sizeof(mod), m ? m : "");
+			where = mod;
+			if (m && strchr(fn, '+') && !strncmp(fn, base_name(m), strlen(base_name(m))))
+				fn = "?";
+		}
 		need = strlen(fn) + strlen(where) + 3;
 		if (len + need >= cap) {
 			cap = 2 * (len + need);
@@ -107,6 +124,17 @@ static int load_trace(struct ha_snapshot *s, const char *path, const struct ha_g
 	struct key_ent *index = NULL;
 
 	if (ha_profile_load(&p, path, &o->load) < 0) {
+		ha_profile_free(&p);
+		return -1;
+	}
+	/* A gate must not pass on a run it did not see whole. */
+	if (p.truncated || (p.ended && p.end_reason == HA_END_EXEC)) {
+		if (p.truncated)
+			ha_error("trace '%s' is truncated (the program was killed); a check needs a complete run",
+				 path);
+		else
+			ha_error("trace '%s' ends with an exec: the program it ran was traced into another "
+				 "file (NAME-1.trace); check that one", path);
 		ha_profile_free(&p);
 		return -1;
 	}
@@ -172,7 +200,17 @@ static int load_json(struct ha_snapshot *s, const char *path, const struct ha_ga
 		return -1;
 	}
 	if (json_is_array(root)) {
-		ha_error("'%s' holds several processes; make the baseline from one trace, or with --merge", path);
+		if (json_array_size(root) && json_is_object(json_object_get(json_array_get(root, 0), "trace")))
+			ha_error("'%s' holds several processes; make the baseline from one trace, or with --merge",
+				 path);
+		else
+			ha_error("'%s' is not a hotalloc JSON report (an array, with no \"trace\")", path);
+		goto out_bad;
+	}
+	v = json_object_get(json_object_get(root, "trace"), "truncated");
+	if (json_is_true(v)) {
+		ha_error("'%s' reports a truncated trace (the program was killed); a check needs a complete run",
+			 path);
 		goto out_bad;
 	}
 	tot = json_object_get(root, "totals");

@@ -277,8 +277,10 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	}
 	words = 5 + n + (t0 != 0);
 	rec = ha__ring_reserve(r, words);
-	if (ha_unlikely(!rec))
+	if (ha_unlikely(!rec)) {
+		r->lost++;
 		goto out;
+	}
 	atomic_store_explicit(&r->inflight, 1, memory_order_relaxed);
 	rec->ts = ha__now();
 	rec->words = (uint16_t)words;
@@ -313,8 +315,10 @@ void ha__on_free(void *p)
 		goto out;
 	}
 	rec = ha__ring_reserve(r, HA_REC_FREE_WORDS);
-	if (ha_unlikely(!rec))
+	if (ha_unlikely(!rec)) {
+		r->lost++;
 		goto out;
+	}
 	atomic_store_explicit(&r->inflight, 1, memory_order_relaxed);
 	rec->ts = ha__now();
 	rec->words = HA_REC_FREE_WORDS;

@@ -114,6 +114,7 @@ struct ha_ring {
 	_Atomic int owner_exiting;	/* the owner ran its thread-exit destructor; the
 					 * writer retires the ring once the thread is gone */
 	uint64_t checked_ns;		/* writer-owned: when the owner was last looked for */
+	_Atomic int stalled;		/* the owner gave up waiting for room; cleared by the writer */
 };
 
 enum { HA_RING_FREE, HA_RING_ACTIVE, HA_RING_RETIRED };

@@ -85,6 +85,7 @@ struct ha_ring *ha__ring_acquire(uint32_t tid)
 	}
 	r->owner_tid = tid;
 	r->lost = 0;
+	atomic_store(&r->stalled, 0);
 	r->checked_ns = ha__now();
 	atomic_store(&r->owner_exiting, 0);
 	r->tail_cache = atomic_load(&r->tail);
@@ -97,11 +98,18 @@ void ha__ring_retire(struct ha_ring *r)
 	atomic_store_explicit(&r->state, HA_RING_RETIRED, memory_order_release);
 }
 
+/* How long a producer waits for room before it counts its events as lost.
+ * Waiting forever could deadlock: a thread that allocates inside a
+ * dl_iterate_phdr callback holds the loader lock the writer may be waiting for. */
+#define STALL_NS 2000000000ull
+
 static HA_COLD int wait_for_room(struct ha_ring *r, uint64_t need)
 {
 	struct timespec ts = { 0, 20000 };
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed), start = 0;
 
+	if (atomic_load_explicit(&r->stalled, memory_order_relaxed))
+		return -1;	/* until the writer has drained this ring again */
 	for (;;) {
 		if (atomic_load_explicit(&ha__state, memory_order_relaxed) != HA_ON)
 			return -1;
@@ -110,6 +118,17 @@ static HA_COLD int wait_for_room(struct ha_ring *r, uint64_t need)
 		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
 		if (head + need - r->tail_cache <= r->size)
 			return 0;
+		if (!start) {
+			start = ha__now();
+		} else if (ha__now() - start > STALL_NS) {
+			static _Atomic int warned;
+
+			atomic_store(&r->stalled, 1);
+			if (!atomic_exchange(&warned, 1))
+				ha__log("warning", "thread %u waited 2 s for the writer; its events are "
+					"counted as lost until the writer catches up", r->owner_tid);
+			return -1;
+		}
 		ha__writer_kick();
 		nanosleep(&ts, NULL);
 	}

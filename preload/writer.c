@@ -26,6 +26,7 @@
 
 #define CHUNK_TARGET (1u << 20)		/* flush once a chunk's raw payload reaches this */
 #define INFLIGHT_WAIT_NS 50000000ull	/* a producer stuck mid-push is waited for this long */
+#define GEN_CHECK_NS 50000000ull	/* the loader's object list is looked at this often */
 #define IDLE_CHECK_NS 20000000ull	/* an idle ring's owner is looked for this often */
 #define SYNC_RESCAN 1u			/* sync_flags: look for dlopen/dlclose changes */
 #define SYNC_EXEC 2u			/* sync_flags: an exec follows, write END(exec) */
@@ -66,6 +67,7 @@ static struct {
 	unsigned nmods, capmods;
 	uint32_t next_mod;
 	uint64_t mod_gen;
+	uint64_t gen_checked;		/* when the loader's list was last looked at */
 	uint64_t last_flush;
 	uint64_t events_written;	/* encoded */
 	uint64_t events_on_disk;
@@ -554,6 +556,8 @@ static uint64_t drain_all(void)
 			total += head - tail;
 			atomic_store_explicit(&r->tail, head, memory_order_release);
 		}
+		if (atomic_load_explicit(&r->stalled, memory_order_relaxed))
+			atomic_store(&r->stalled, 0);
 		if (r->lost > r->lost_seen) {
 			lost += r->lost - r->lost_seen;
 			r->lost_seen = r->lost;
@@ -614,9 +618,17 @@ static void *writer_main(void *arg)
 		}
 		if (atomic_load(&ha__state) != HA_ON)
 			break;
-		if ((flags & SYNC_RESCAN) || ha__modules_generation() != W.mod_gen) {
-			W.mod_gen = ha__modules_generation();
-			scan_modules();
+		/* dl_iterate_phdr takes the loader's lock: asked for at most every
+		 * 50 ms, or when dlclose wants the list while it is whole. */
+		now = ha__now();
+		if ((flags & SYNC_RESCAN) || now - W.gen_checked > GEN_CHECK_NS) {
+			uint64_t gen = ha__modules_generation();
+
+			W.gen_checked = now;
+			if ((flags & SYNC_RESCAN) || gen != W.mod_gen) {
+				W.mod_gen = gen;
+				scan_modules();
+			}
 		}
 		took = drain_all();
 		now = ha__now();

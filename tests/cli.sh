@@ -62,6 +62,18 @@ expect_eq "torn trace exit status" 0 "$st"
 grep -q "ends mid-chunk" "$T/err" && ok "torn trace warns" || fail "torn trace warns: $(cat "$T/err")"
 expect_eq "torn trace says truncated" True "$(json "$T/torn.json" 'd["trace"]["truncated"]')"
 
+# The gate refuses runs it did not see whole: a torn trace, and a trace
+# that ends with an exec (a wrapper script: the program is in NAME-1.trace).
+"$HA" report --format json "$T/good.trace" >"$T/good.json" 2>/dev/null
+"$HA" check "$T/good.json" "$T/torn.trace" >/dev/null 2>"$T/err"
+expect_eq "check refuses a torn trace" 2 "$?"
+grep -q "is truncated (the program was killed)" "$T/err" && ok "torn trace: says why" || fail "torn trace: says why: $(cat "$T/err")"
+"$HA" record -o "$T/wrap.trace" -- sh -c "exec '$B/tests/demo'" 2>/dev/null
+[ -s "$T/wrap-1.trace" ] && ok "exec'd program traced beside its wrapper" || fail "exec'd program traced beside its wrapper: $(ls "$T")"
+expect_error "check refuses a trace that ends with exec" 2 "ends with an exec" "$HA" check "$T/good.json" "$T/wrap.trace"
+"$HA" check "$T/good.json" "$T/wrap-1.trace" >/dev/null 2>&1
+expect_eq "check passes the exec'd trace" 0 "$?"
+
 # record passes the exit status on, and a signal death as 128+N.
 "$HA" record -o "$T/x.trace" -- sh -c 'exit 7' 2>/dev/null
 expect_eq "record exit status" 7 "$?"

@@ -19,6 +19,7 @@ _Atomic int ha__writer_running = 1;
 int ha__writer_start(void) { return 0; }
 void ha__writer_kick(void) {}
 uint64_t ha__now(void) { return 0; }
+void ha__log(const char *level, const char *fmt, ...) { (void)level; (void)fmt; }
 
 static unsigned nthreads = 4, per_thread = 200000, swap_every = 5000;
 static _Atomic unsigned producers_done;
