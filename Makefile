@@ -35,11 +35,27 @@ $(BUILD)/analyzer/%.o: analyzer/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -D_GNU_SOURCE $(CFLAGS) $(WARN) -DHA_LIBDIR='"$(PREFIX)/lib/hotalloc"' -c $< -o $@
 
+ANALYZER_LIBS = -ldw -lelf -liberty -ljansson -lzstd -lm
 $(BIN): $(ANALYZER_OBJ)
-	$(CC) -o $@ $^ -ldw -lelf -liberty -ljansson -lzstd -lm
+	$(CC) -o $@ $^ $(ANALYZER_LIBS)
 
 deps:
 	@scripts/install-deps
+
+# The trace-reader fuzzer (libFuzzer, ASan, UBSan): `make fuzz` runs it for
+# FUZZ_SECONDS; scripts/fuzz.sh keeps crash inputs in $(BUILD)/fuzz-crashes/.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SRC = tests/fuzz/fuzz_trace.c $(filter-out analyzer/main.c,$(ANALYZER_SRC))
+$(BUILD)/fuzz/fuzz_trace: $(FUZZ_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Ianalyzer -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN) \
+		-o $@ $(FUZZ_SRC) $(ANALYZER_LIBS)
+
+fuzz:
+	@scripts/install-deps --fuzz
+	@scripts/fuzz.sh $(BUILD) $(FUZZ_SECONDS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all tests/demo
@@ -62,7 +78,7 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover
 ASAN_BUILD = $(BUILD)/asan
 $(ASAN_BUILD)/hotalloc: $(ANALYZER_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -O1 -g $(SAN) $(WARN) -o $@ $(ANALYZER_SRC) -ldw -lelf -liberty -ljansson -lzstd -lm
+	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -O1 -g $(SAN) $(WARN) -o $@ $(ANALYZER_SRC) $(ANALYZER_LIBS)
 $(ASAN_BUILD)/libhotalloc.so: $(LIB)
 	@mkdir -p $(dir $@)
 	cp $< $@
@@ -102,4 +118,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps demo test test-build bench install clean tests/demo
+.PHONY: all deps demo test test-build bench fuzz install clean tests/demo

@@ -7,13 +7,14 @@
 
 static size_t slot_of(const struct ha_addrmap *m, uint64_t addr)
 {
-	/* Fibonacci hashing: addresses are 16-byte aligned and clustered. */
-	return (size_t)((addr * 0x9e3779b97f4a7c15ull) >> 20) & m->mask;
+	/* Fibonacci hashing, top bits: addresses are 16-byte aligned and clustered. */
+	return (size_t)((addr * 0x9e3779b97f4a7c15ull) >> m->shift);
 }
 
 void ha_addrmap_init(struct ha_addrmap *m)
 {
 	m->mask = 1023;
+	m->shift = 64 - 10;
 	m->count = 0;
 	m->slots = xcalloc(m->mask + 1, sizeof(*m->slots));
 }
@@ -45,11 +46,13 @@ static void put(struct ha_addrmap *m, const struct ha_block *b)
 
 void ha_addrmap_insert(struct ha_addrmap *m, const struct ha_block *b)
 {
-	if ((m->count + 1) * 4 > (m->mask + 1) * 3) {
+	/* At most half full: linear probing's runs stay short. */
+	if ((m->count + 1) * 2 > m->mask + 1) {
 		struct ha_block *old = m->slots;
 		size_t n = m->mask + 1;
 
 		m->mask = 2 * n - 1;
+		m->shift--;
 		m->slots = xcalloc(2 * n, sizeof(*m->slots));
 		for (size_t i = 0; i < n; i++)
 			if (old[i].addr)

@@ -22,6 +22,7 @@ struct ha_addrmap {
 	struct ha_block *slots;
 	size_t mask;		/* capacity - 1, capacity a power of two */
 	size_t count;
+	unsigned shift;		/* 64 - log2(capacity) */
 };
 
 void ha_addrmap_init(struct ha_addrmap *m);

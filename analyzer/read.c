@@ -11,6 +11,7 @@
 #include "util.h"
 
 #define MAX_FRAMES 1024
+#define ha_likely_r(x) __builtin_expect(!!(x), 1)
 #define MAX_SEGS 64
 
 bool ha_trace_sniff(const char *path)
@@ -88,10 +89,13 @@ struct cursor {
 	int bad;
 };
 
-static uint64_t get_v(struct cursor *c)
+static inline uint64_t get_v(struct cursor *c)
 {
 	uint64_t v = 0;
 
+	/* Most values are one byte. */
+	if (ha_likely_r(c->p < c->end && !(*c->p & 0x80) && !c->bad))
+		return *c->p++;
 	if (!c->bad && ha_get_varint(&c->p, c->end, &v) < 0)
 		c->bad = 1;
 	return c->bad ? 0 : v;
@@ -178,6 +182,9 @@ static int decode_batch(struct ha_trace *t, struct cursor *c, const struct ha_vi
 			ev.stack = (uint32_t)get_v(c);
 			break;
 		}
+		/* A stack is defined before the events that use it. */
+		if (ev.stack > t->nstacks)
+			c->bad = 1;
 		if (c->bad)
 			break;
 		if (ts > t->last_ts)
@@ -235,10 +242,12 @@ static int decode(struct ha_trace *t, const uint8_t *p, size_t len, const struct
 		case HA_REC_STACK:
 			a = get_v(&c);
 			n = get_v(&c);
-			if (n == 0 || n > MAX_FRAMES || a == 0 || a > UINT32_MAX) {
+			/* The writer numbers stacks 1, 2, 3, ... in file order. */
+			if (n == 0 || n > MAX_FRAMES || a != (uint64_t)t->nstacks + 1) {
 				c.bad = 1;
 				break;
 			}
+			t->nstacks++;
 			frames[0] = get_v(&c);
 			for (uint64_t i = 1; i < n && !c.bad; i++)
 				frames[i] = frames[i - 1] + (uint64_t)get_z(&c);
@@ -317,7 +326,9 @@ int ha_trace_next(struct ha_trace *t, const struct ha_visitor *v)
 		torn(t);
 		return 0;
 	}
-	if (h.codec == HA_CODEC_ZSTD) {
+	if (h.raw_size == 0) {
+		/* An empty chunk: nothing to decode. */
+	} else if (h.codec == HA_CODEC_ZSTD) {
 		size_t out = ZSTD_decompressDCtx(t->dctx, t->raw, h.raw_size, t->comp, h.comp_size);
 
 		if (ZSTD_isError(out) || out != h.raw_size) {
@@ -330,7 +341,7 @@ int ha_trace_next(struct ha_trace *t, const struct ha_visitor *v)
 	} else {
 		memcpy(t->raw, t->comp, h.raw_size);
 	}
-	if (decode(t, t->raw, h.raw_size, v) < 0) {
+	if (h.raw_size && decode(t, t->raw, h.raw_size, v) < 0) {
 		ha_error("'%s' is corrupt: chunk %llu at byte %llu holds a malformed record",
 			 t->path, (unsigned long long)t->chunks, (unsigned long long)t->bytes_read);
 		return -1;

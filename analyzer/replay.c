@@ -6,6 +6,7 @@
  * push racing the drain), and the rest wait. */
 #include <stdlib.h>
 #include <string.h>
+#include <uthash.h>
 #include "replay.h"
 #include "util.h"
 
@@ -21,14 +22,21 @@ void ha_replay_init(struct ha_replay *r, const char *from, const char *to, const
 	r->window = from ? HA_WIN_BEFORE : HA_WIN_IN;
 }
 
+struct mark_ent {
+	UT_hash_handle hh;
+	uint32_t id;
+};
+
 static uint32_t mark_id(struct ha_replay *r, const char *name, size_t len)
 {
+	struct mark_ent *e, *index = r->mark_index;
 	struct ha_mark_name *m;
 
-	for (size_t i = 0; i < r->nmarks; i++)
-		if (strlen(r->marks[i].name) == len && !memcmp(r->marks[i].name, name, len))
-			return (uint32_t)i;
-	r->marks = xrealloc(r->marks, (r->nmarks + 1) * sizeof(*r->marks));
+	HASH_FIND(hh, index, name, len, e);
+	if (e)
+		return e->id;
+	if (r->nmarks % 64 == 0)
+		r->marks = xrealloc(r->marks, (r->nmarks + 64) * sizeof(*r->marks));
 	m = &r->marks[r->nmarks];
 	memset(m, 0, sizeof(*m));
 	m->name = xmalloc(len + 1);
@@ -37,6 +45,10 @@ static uint32_t mark_id(struct ha_replay *r, const char *name, size_t len)
 	m->is_from = r->from && !strcmp(m->name, r->from);
 	m->is_to = r->to && !strcmp(m->name, r->to);
 	m->is_per = r->per && !strcmp(m->name, r->per);
+	e = xcalloc(1, sizeof(*e));
+	e->id = (uint32_t)r->nmarks;
+	HASH_ADD_KEYPTR(hh, index, m->name, len, e);
+	r->mark_index = index;
 	return (uint32_t)r->nmarks++;
 }
 
@@ -44,11 +56,18 @@ void ha_replay_free(struct ha_replay *r)
 {
 	ha_addrmap_free(&r->live);
 	ha_addrmap_free(&r->moving);
+	struct mark_ent *e, *tmp, *index = r->mark_index;
+
+	HASH_ITER(hh, index, e, tmp) {
+		HASH_DEL(index, e);
+		free(e);
+	}
 	for (size_t i = 0; i < r->nmarks; i++)
 		free(r->marks[i].name);
 	free(r->marks);
 	free(r->pend);
-	r->pend = NULL;
+	free(r->scratch);
+	r->pend = r->scratch = NULL;
 }
 
 static void push(struct ha_replay *r, uint8_t op, const struct ha_event *ev, uint64_t ts, uint64_t addr)
@@ -58,6 +77,8 @@ static void push(struct ha_replay *r, uint8_t op, const struct ha_event *ev, uin
 	if (r->npend == r->cap) {
 		r->cap = r->cap ? 2 * r->cap : 4096;
 		r->pend = xrealloc(r->pend, r->cap * sizeof(*r->pend));
+		free(r->scratch);
+		r->scratch = xmalloc(r->cap * sizeof(*r->scratch));
 	}
 	p = &r->pend[r->npend++];
 	p->ts = ts;
@@ -271,21 +292,88 @@ alloc:
 		r->observe(r->observe_ctx, p, have_old ? &old : NULL, born ? &b : NULL, peak);
 }
 
-/* Applies the pending operations older than limit (all when limit is UINT64_MAX). */
+static inline bool before(const struct ha_pend *x, const struct ha_pend *y)
+{
+	if (x->ts != y->ts)
+		return x->ts < y->ts;
+	if (x->op != y->op)
+		return x->op < y->op;
+	return x->seq < y->seq;
+}
+
+/* Merges sorted a[0..na) and b[0..nb) into out. */
+static void merge(struct ha_pend *out, const struct ha_pend *a, size_t na, const struct ha_pend *b, size_t nb)
+{
+	size_t i = 0, j = 0, k = 0;
+
+	while (i < na && j < nb)
+		out[k++] = before(&b[j], &a[i]) ? b[j++] : a[i++];
+	if (i < na)
+		memcpy(out + k, a + i, (na - i) * sizeof(*a));
+	if (j < nb)
+		memcpy(out + k + (na - i), b + j, (nb - j) * sizeof(*b));
+}
+
+/* Sorts v[0..n) using tmp[0..n): each thread's batch arrives in order, so
+ * the array is a few sorted runs, merged pairwise (O(n log runs)).  Returns
+ * whichever of v and tmp holds the result. */
+static struct ha_pend *run_sort(struct ha_pend *v, struct ha_pend *tmp, size_t n)
+{
+	size_t starts[65], nruns = 0, cap = 64;
+
+	starts[nruns++] = 0;
+	for (size_t i = 1; i < n; i++) {
+		if (before(&v[i], &v[i - 1])) {
+			if (nruns == cap) {
+				qsort(v, n, sizeof(*v), cmp_pend);
+				return v;
+			}
+			starts[nruns++] = i;
+		}
+	}
+	while (nruns > 1) {
+		size_t out = 0;
+
+		for (size_t r = 0; r < nruns; r += 2) {
+			size_t lo = starts[r], mid = r + 1 < nruns ? starts[r + 1] : n;
+			size_t hi = r + 2 < nruns ? starts[r + 2] : n;
+
+			merge(tmp + lo, v + lo, mid - lo, v + mid, hi - mid);
+			starts[out++] = lo;
+		}
+		nruns = out;
+		struct ha_pend *t = v;
+		v = tmp;
+		tmp = t;
+	}
+	return v;
+}
+
+/* Applies the pending operations older than limit (all when limit is
+ * UINT64_MAX).  What waited from the last time is already sorted; only the
+ * new arrivals are sorted, then merged with it. */
 static void release(struct ha_replay *r, uint64_t limit)
 {
-	size_t i, n = r->npend;
-	bool sorted = true;
+	size_t na = r->nsorted, nb = r->npend - na, n = r->npend, i;
+	struct ha_pend *b, *sorted, *t;
 
-	for (i = 1; i < n && sorted; i++)
-		sorted = cmp_pend(&r->pend[i - 1], &r->pend[i]) <= 0;
-	if (!sorted)
-		qsort(r->pend, n, sizeof(*r->pend), cmp_pend);
+	if (!n)
+		return;
+	b = r->pend + na;
+	sorted = run_sort(b, r->scratch + na, nb);
+	if (sorted != b)
+		memcpy(b, sorted, nb * sizeof(*b));
+	if (na && nb && before(&b[0], &r->pend[na - 1])) {
+		merge(r->scratch, r->pend, na, b, nb);
+		t = r->pend;
+		r->pend = r->scratch;
+		r->scratch = t;
+	}
 	for (i = 0; i < n && r->pend[i].ts < limit; i++)
 		apply(r, &r->pend[i]);
 	if (i && i < n)
 		memmove(r->pend, r->pend + i, (n - i) * sizeof(*r->pend));
-	r->npend = n - i;
+	r->npend = r->nsorted = n - i;
 }
 
 void ha_replay_sync(struct ha_replay *r, uint64_t ts)

@@ -51,8 +51,9 @@ struct ha_replay {
 	struct ha_totals tot;
 	struct ha_addrmap live;
 	struct ha_addrmap moving;	/* realloc'd blocks between their release and new address */
-	struct ha_pend *pend;
-	size_t npend, cap;
+	struct ha_pend *pend;		/* [0, nsorted) sorted, [nsorted, npend) arrived since */
+	size_t npend, cap, nsorted;
+	struct ha_pend *scratch;	/* merge buffer, cap entries */
 	uint64_t seq;
 	uint64_t prev_sync;
 	uint64_t serial;
@@ -60,6 +61,7 @@ struct ha_replay {
 	const char *from, *to, *per;
 	struct ha_mark_name *marks;	/* index = mark id; stack field of MARK ops */
 	size_t nmarks;
+	void *mark_index;		/* name -> id */
 	int window;			/* HA_WIN_* */
 	uint64_t window_start, window_end;
 	bool window_closed;		/* leaks were taken when --to came */

@@ -101,16 +101,21 @@ static struct ha_site *site_of(struct ha_sites *s, uint32_t stack)
 
 static struct ha_thread_stats *thread_of(struct ha_sites *s, uint32_t tid)
 {
+	if (s->last_thread < s->nthreads && s->threads[s->last_thread].tid == tid)
+		return &s->threads[s->last_thread];
 	/* Few threads live at once; the latest ones are searched first. */
 	for (size_t i = s->nthreads; i > 0; i--)
-		if (s->threads[i - 1].tid == tid)
+		if (s->threads[i - 1].tid == tid) {
+			s->last_thread = i - 1;
 			return &s->threads[i - 1];
+		}
 	if (s->nthreads == s->cap_threads) {
 		s->cap_threads = s->cap_threads ? 2 * s->cap_threads : 16;
 		s->threads = xrealloc(s->threads, s->cap_threads * sizeof(*s->threads));
 	}
 	memset(&s->threads[s->nthreads], 0, sizeof(*s->threads));
 	s->threads[s->nthreads].tid = tid;
+	s->last_thread = s->nthreads;
 	return &s->threads[s->nthreads++];
 }
 

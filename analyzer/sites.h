@@ -39,7 +39,7 @@ struct ha_sites {
 	uint32_t *nframes;
 	size_t nstacks;
 	struct ha_thread_stats *threads;
-	size_t nthreads, cap_threads;
+	size_t nthreads, cap_threads, last_thread;
 	uint64_t epoch;			/* how many times the total peak was raised */
 	uint64_t short_ns;		/* --short-lived */
 	uint64_t size_hist[HA_SIZE_BUCKETS];

@@ -245,8 +245,8 @@ while IFS=$'\t' read -r name events shown; do
 				[ "$status" -eq 0 ] || fail_run "'hotalloc report' of the trace of '$shown'" "$tmp/stderr"
 				;;
 			heaptrack_print)
-				input=("$keep/$name.heaptrack"/*)
-				input=${input[0]}
+				files=("$keep/$name.heaptrack"/*)
+				input=${files[0]}
 				timed "$tmp/stderr" "$heaptrack_print" -f "$input"
 				[ "$status" -eq 0 ] || fail_run "heaptrack_print of heaptrack's file of '$shown'" "$tmp/stderr"
 				;;
@@ -412,8 +412,8 @@ if rows:
     print(line(head))
     for r in rows:
         print(line(r))
-    print("ha: hotalloc report --format json, htp: %s -f; medians of %s run(s) on one trace"
-          % (htp_version or "heaptrack_print not found", runs))
+    print("ha: hotalloc report --format json, htp: %s; medians of %s run(s) on one trace"
+          % (htp_version + " -f" if htp_version else "heaptrack_print not found", runs))
     print("of each workload; MB: input file (10^6 bytes); s: wall; Mev/s: million events per s;")
     print("RSS: peak resident MiB; ha/htp rate: hotalloc's events/s / heaptrack_print's")
 EOF

@@ -23,7 +23,10 @@ die() {
 	exit 2
 }
 
-[ $# -ge 1 ] && [ $# -le 2 ] || { printf 'usage: scripts/fuzz.sh BUILD_DIR [SECONDS]\n' >&2; exit 2; }
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+	printf 'usage: scripts/fuzz.sh BUILD_DIR [SECONDS]\n' >&2
+	exit 2
+fi
 build=${1%/}
 seconds=${2:-60}
 case $seconds in
@@ -90,7 +93,8 @@ after=$(ls "$build/fuzz-crashes" | wc -l)
 if [ "$status" -ne 0 ] || [ "$after" -gt "$before" ]; then
 	printf '%s: error: the fuzzer failed (status %d, %d new inputs in %s):\n' "$prog" \
 		"$status" $((after - before)) "$build/fuzz-crashes" >&2
-	ls -t "$build/fuzz-crashes" | head -n 10 | sed 's/^/    /' >&2
+	new=$((after - before))
+	[ "$new" -gt 0 ] && ls -t "$build/fuzz-crashes" | head -n "$new" | sed 's/^/    /' >&2
 	exit 1
 fi
 printf '%s: no crash in %s s\n' "$prog" "$seconds" >&2

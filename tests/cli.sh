@@ -74,6 +74,23 @@ expect_error "check refuses a trace that ends with exec" 2 "ends with an exec" "
 "$HA" check "$T/good.json" "$T/wrap-1.trace" >/dev/null 2>&1
 expect_eq "check passes the exec'd trace" 0 "$?"
 
+# Inputs the fuzzer found (tests/fuzz/crashes/): a clear verdict, 0 or 2,
+# quickly and within bounded memory, never a crash.
+for f in "$(dirname "$0")"/fuzz/crashes/*; do
+	[ -f "$f" ] || continue
+	# ASan reserves terabytes of address space for its shadow: no ulimit there.
+	if [ "$(basename "$B")" = asan ]; then
+		timeout 20 "$HA" report --format json "$f" >/dev/null 2>"$T/err"
+	else
+		(ulimit -v 4000000; timeout 20 "$HA" report --format json "$f") >/dev/null 2>"$T/err"
+	fi
+	st=$?
+	case $st in
+	0 | 2) ok "fuzz input $(basename "$f") exits $st" ;;
+	*) fail "fuzz input $(basename "$f"): exit status $st: $(head -c 300 "$T/err")" ;;
+	esac
+done
+
 # record passes the exit status on, and a signal death as 128+N.
 "$HA" record -o "$T/x.trace" -- sh -c 'exit 7' 2>/dev/null
 expect_eq "record exit status" 7 "$?"

@@ -18,7 +18,8 @@ wl=$build/tests
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hotalloc-corpus.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-# trace NAME CMD...: NAME-raw.trace and NAME-zstd.trace; a forking CMD adds NAME-*-N.
+# trace NAME CMD...: NAME-raw.trace and NAME-zstd.trace; a forking CMD adds NAME-*-N
+# (numbered in the order of the pids).
 trace() {
 	local name=$1 level tag f i
 	shift
@@ -31,7 +32,7 @@ trace() {
 			>/dev/null 2>"$tmp/stderr" || [ "$name" = abort ] ||
 			{ printf 'make-corpus: error: tracing %s failed\n' "$*" >&2; cat "$tmp/stderr" >&2; exit 1; }
 		i=0
-		for f in $(ls -tr "$tmp"/*.trace); do
+		for f in "$tmp"/*.trace; do
 			if [ $i = 0 ]; then
 				cp "$f" "$out/$name-$tag.trace"
 			else
