@@ -56,6 +56,12 @@ struct ha_limit {
 	char *text;			/* as written, for messages */
 };
 
+/* True for limits applied to each site (matched or new) rather than a total. */
+static inline bool ha_limit_per_site(const struct ha_limit *l)
+{
+	return l->scope == HA_SCOPE_SITE || l->scope == HA_SCOPE_NEW_SITE;
+}
+
 /* Parses "allocations=+2%", "site.bytes=+5%", "peak_bytes=64MiB",
  * "new_site.allocations=100", "allocations_per_op=+0%".  0 or -1 (error printed). */
 int ha_limit_parse(struct ha_limit *l, const char *text);

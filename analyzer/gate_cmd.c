@@ -41,21 +41,6 @@ struct gate_args {
 	int ninputs;
 };
 
-static const char *value(int argc, char **argv, int *i, const char *name)
-{
-	size_t len = strlen(name);
-
-	if (strncmp(argv[*i], name, len))
-		return NULL;
-	if (argv[*i][len] == '=')
-		return argv[*i] + len + 1;
-	if (argv[*i][len])
-		return NULL;
-	if (*i + 1 >= argc)
-		ha_die("%s needs a value", name);
-	return argv[++*i];
-}
-
 /* Parses the shared options; exits 2 on a usage error. */
 static void parse(struct gate_args *a, int argc, char **argv, bool check, const char *usage)
 {
@@ -72,29 +57,29 @@ static void parse(struct gate_args *a, int argc, char **argv, bool check, const 
 		} else if (opts && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) {
 			fputs(usage, stdout);
 			exit(HA_EXIT_OK);
-		} else if (opts && (v = value(argc, argv, &i, "--format"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--format"))) {
 			a->format = v;
-		} else if (opts && (v = value(argc, argv, &i, "--ignore"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--ignore"))) {
 			a->go.ignore = v;
-		} else if (opts && (v = value(argc, argv, &i, "--from"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--from"))) {
 			a->go.load.from = v;
-		} else if (opts && (v = value(argc, argv, &i, "--to"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--to"))) {
 			a->go.load.to = v;
-		} else if (opts && (v = value(argc, argv, &i, "--per"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--per"))) {
 			a->go.load.per = v;
-		} else if (opts && check && (v = value(argc, argv, &i, "--limit"))) {
+		} else if (opts && check && (v = ha_opt_value(argc, argv, &i, "--limit"))) {
 			a->limits = xrealloc(a->limits, (a->nlimits + 1) * sizeof(*a->limits));
 			if (ha_limit_parse(&a->limits[a->nlimits], v) < 0)
 				exit(HA_EXIT_USAGE);
 			a->nlimits++;
-		} else if (opts && check && (v = value(argc, argv, &i, "--limits"))) {
+		} else if (opts && check && (v = ha_opt_value(argc, argv, &i, "--limits"))) {
 			if (ha_limits_file(&a->limits, &a->nlimits, v) < 0)
 				exit(HA_EXIT_USAGE);
-		} else if (opts && check && (v = value(argc, argv, &i, "--junit"))) {
+		} else if (opts && check && (v = ha_opt_value(argc, argv, &i, "--junit"))) {
 			a->junit = v;
-		} else if (opts && check && (v = value(argc, argv, &i, "--markdown"))) {
+		} else if (opts && check && (v = ha_opt_value(argc, argv, &i, "--markdown"))) {
 			a->markdown = v;
-		} else if (opts && !check && (v = value(argc, argv, &i, "--sort"))) {
+		} else if (opts && !check && (v = ha_opt_value(argc, argv, &i, "--sort"))) {
 			static const char *const names[] = { "allocations", "bytes", "peak_bytes", "leaked_bytes" };
 			int k;
 			for (k = 0; k < 4 && strcmp(v, names[k]); k++)
@@ -102,7 +87,7 @@ static void parse(struct gate_args *a, int argc, char **argv, bool check, const 
 			if (k == 4)
 				ha_die("diff: unknown --sort '%s' (allocations, bytes, peak_bytes, leaked_bytes)", v);
 			a->sort = (enum ha_metric)k;
-		} else if (opts && !check && (v = value(argc, argv, &i, "--top"))) {
+		} else if (opts && !check && (v = ha_opt_value(argc, argv, &i, "--top"))) {
 			char *end;
 			long t = strtol(v, &end, 10);
 			if (*end || end == v || t < 0)

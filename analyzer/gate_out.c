@@ -140,7 +140,7 @@ static void print_text(FILE *f, const struct ha_check *c, const struct ha_snapsh
 		const struct ha_verdict *v = &c->v[i];
 		enum ha_metric m = v->limit->metric;
 
-		if (v->limit->scope == HA_SCOPE_SITE || v->limit->scope == HA_SCOPE_NEW_SITE) {
+		if (ha_limit_per_site(v->limit)) {
 			if (!v->broken) {
 				site_ok++;
 				continue;
@@ -208,7 +208,7 @@ static void print_json(FILE *f, const struct ha_check *c, const struct ha_snapsh
 	ha_json_begin(&j, "verdicts", '[');
 	for (size_t i = 0; i < c->n; i++) {
 		const struct ha_verdict *v = &c->v[i];
-		bool site = v->limit->scope == HA_SCOPE_SITE || v->limit->scope == HA_SCOPE_NEW_SITE;
+		bool site = ha_limit_per_site(v->limit);
 
 		if (site && !v->broken)
 			continue;
@@ -248,7 +248,7 @@ static void print_markdown(FILE *f, const struct ha_check *c, const struct ha_sn
 	for (size_t i = 0; i < c->n; i++) {
 		const struct ha_verdict *v = &c->v[i];
 		enum ha_metric m = v->limit->metric;
-		bool site = v->limit->scope == HA_SCOPE_SITE || v->limit->scope == HA_SCOPE_NEW_SITE;
+		bool site = ha_limit_per_site(v->limit);
 
 		if (site && !v->broken)
 			continue;
@@ -283,7 +283,7 @@ static void print_junit(FILE *f, const struct ha_check *c, const struct ha_snaps
 	size_t n = 0, site_ok = 0;
 
 	for (size_t i = 0; i < c->n; i++) {
-		bool site = c->v[i].limit->scope == HA_SCOPE_SITE || c->v[i].limit->scope == HA_SCOPE_NEW_SITE;
+		bool site = ha_limit_per_site(c->v[i].limit);
 		if (!site || c->v[i].broken)
 			n++;
 		else
@@ -300,7 +300,7 @@ static void print_junit(FILE *f, const struct ha_check *c, const struct ha_snaps
 	for (size_t i = 0; i < c->n; i++) {
 		const struct ha_verdict *v = &c->v[i];
 		enum ha_metric m = v->limit->metric;
-		bool site = v->limit->scope == HA_SCOPE_SITE || v->limit->scope == HA_SCOPE_NEW_SITE;
+		bool site = ha_limit_per_site(v->limit);
 
 		if (site && !v->broken)
 			continue;

@@ -67,22 +67,6 @@ static int parse_time(const char *s, uint64_t *ns)
 	return 0;
 }
 
-/* Value of "--name VALUE" or "--name=VALUE" at argv[*i]; NULL if not this option. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-	size_t len = strlen(name);
-
-	if (strncmp(argv[*i], name, len))
-		return NULL;
-	if (argv[*i][len] == '=')
-		return argv[*i] + len + 1;
-	if (argv[*i][len])
-		return NULL;
-	if (*i + 1 >= argc)
-		ha_die("report: %s needs a value; see 'hotalloc report --help'", name);
-	return argv[++*i];
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -133,9 +117,9 @@ int ha_cmd_report(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (opts && !strcmp(argv[i], "--")) {
 			opts = false;
-		} else if (opts && (v = opt_value(argc, argv, &i, "--format"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--format"))) {
 			format = v;
-		} else if (opts && (v = opt_value(argc, argv, &i, "--group-by"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--group-by"))) {
 			if (!strcmp(v, "stack"))
 				ro.group = HA_GROUP_STACK;
 			else if (!strcmp(v, "line"))
@@ -144,7 +128,7 @@ int ha_cmd_report(int argc, char **argv)
 				ro.group = HA_GROUP_FUNCTION;
 			else
 				ha_die("report: unknown --group-by '%s' (stack, line or function)", v);
-		} else if (opts && (v = opt_value(argc, argv, &i, "--sort"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--sort"))) {
 			static const char *const names[] = { "count", "bytes", "peak", "leaked", "churn" };
 			size_t k;
 			for (k = 0; k < 5 && strcmp(v, names[k]); k++)
@@ -152,26 +136,26 @@ int ha_cmd_report(int argc, char **argv)
 			if (k == 5)
 				ha_die("report: unknown --sort '%s' (count, bytes, peak, leaked or churn)", v);
 			ro.sort = (enum ha_sort)k;
-		} else if (opts && (v = opt_value(argc, argv, &i, "--top"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--top"))) {
 			char *end;
 			long t = strtol(v, &end, 10);
 			if (*end || end == v || t < 0)
 				ha_die("report: --top takes a whole number, not '%s'", v);
 			ro.top = (size_t)t;
 			top_given = true;
-		} else if (opts && (v = opt_value(argc, argv, &i, "--short-lived"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--short-lived"))) {
 			if (parse_time(v, &ro.short_ns) < 0)
 				ha_die("report: --short-lived takes a time such as 500us or 2ms, not '%s'", v);
 			lo.short_ns = ro.short_ns;
-		} else if (opts && (v = opt_value(argc, argv, &i, "--sysroot"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--sysroot"))) {
 			lo.sysroot = v;
-		} else if (opts && (v = opt_value(argc, argv, &i, "--debug-dir"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--debug-dir"))) {
 			lo.debug_dir = v;
-		} else if (opts && (v = opt_value(argc, argv, &i, "--from"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--from"))) {
 			lo.from = v;
-		} else if (opts && (v = opt_value(argc, argv, &i, "--to"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--to"))) {
 			lo.to = v;
-		} else if (opts && (v = opt_value(argc, argv, &i, "--per"))) {
+		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--per"))) {
 			lo.per = v;
 		} else if (opts && !strcmp(argv[i], "--merge")) {
 			ro.merge = true;

@@ -73,3 +73,18 @@ char *xstrdup(const char *s)
 
 	return memcpy(xmalloc(n), s, n);
 }
+
+const char *ha_opt_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (strncmp(argv[*i], name, len))
+		return NULL;
+	if (argv[*i][len] == '=')
+		return argv[*i] + len + 1;
+	if (argv[*i][len])
+		return NULL;
+	if (*i + 1 >= argc)
+		ha_die("%s needs a value", name);
+	return argv[++*i];
+}

@@ -24,4 +24,9 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 
+/* The value of option name at argv[*i], written "--name VALUE" (advances *i)
+ * or "--name=VALUE"; NULL when argv[*i] is another option.  A missing value
+ * is a usage error (exit 2). */
+const char *ha_opt_value(int argc, char **argv, int *i, const char *name);
+
 #endif
