@@ -205,17 +205,18 @@ void ha_model_build(struct ha_model *m, struct ha_profile *profiles, size_t n,
 				g->key = row.key;
 				g->row = m->nrows;
 				HASH_ADD_KEYPTR(hh, groups, g->key, strlen(g->key), g);
+				row.rep_allocations = site->allocations;
 				m->rows[m->nrows++] = row;
-				m->rows[g->row].site.life_hist = NULL;
 			} else {
 				struct ha_row *into = &m->rows[g->row];
 
 				/* The representative stack is the group's biggest member. */
-				if (site->allocations > into->site.allocations / (into->members ? into->members : 1)) {
+				if (site->allocations > into->rep_allocations) {
 					free(into->frames);
 					into->frames = row.frames;
 					into->nframes = row.nframes;
 					into->key_frame = row.key_frame;
+					into->rep_allocations = site->allocations;
 				} else {
 					free(row.frames);
 				}

@@ -29,6 +29,7 @@ struct ha_row {
 	unsigned key_frame;		/* the frame that called the allocator (not libc's) */
 	const char *hint;		/* what to do about its churn, or NULL */
 	unsigned members;		/* stacks in the group */
+	uint64_t rep_allocations;	/* allocations of the stack shown */
 };
 
 struct ha_model {

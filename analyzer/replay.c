@@ -96,7 +96,6 @@ static void push(struct ha_replay *r, uint8_t op, const struct ha_event *ev, uin
 void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
 {
 	struct ha_totals *t = &r->tot;
-	size_t first = r->npend;
 
 	if (ev->ts < t->first_ts)
 		t->first_ts = ev->ts;
@@ -137,7 +136,6 @@ void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
 	/* The event's last op counts its call: with a realloc that moved, the
 	 * allocation, which is what the window decides on. */
 	r->pend[r->npend - 1].call = 1;
-	(void)first;
 }
 
 static int cmp_pend(const void *a, const void *b)

@@ -68,19 +68,6 @@ void *ha__arena_alloc(size_t size)
 	return p + HDR;
 }
 
-void *ha__arena_calloc(size_t n, size_t size)
-{
-	size_t bytes;
-	void *p;
-
-	if (__builtin_mul_overflow(n, size, &bytes))
-		return NULL;
-	p = ha__arena_alloc(bytes);
-	if (p)
-		memset(p, 0, bytes);
-	return p;
-}
-
 void ha__arena_free(void *ptr)
 {
 	unsigned char *p = ptr;

@@ -205,7 +205,6 @@ extern _Atomic int ha__writer_running;
 
 /* ---- arena.c: the writer's private allocator (mmap), also behind uthash ---- */
 void *ha__arena_alloc(size_t size);
-void *ha__arena_calloc(size_t n, size_t size);
 void ha__arena_free(void *p);
 void ha__arena_reset_child(void);
 

@@ -762,7 +762,7 @@ out_stop:
 	return err;
 }
 
-/* Waits until done() or about two seconds have passed. */
+/* Waits until *word reaches target, the writer stops, or about two seconds pass. */
 static void wait_until(_Atomic uint64_t *word, uint64_t target)
 {
 	struct timespec ts = { 0, 50000 };
