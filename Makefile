@@ -12,7 +12,8 @@ CPPFLAGS += -Iinclude
 UNWIND_INC := $(shell pkg-config --cflags libunwind 2>/dev/null)
 
 PRELOAD_SRC = preload/shim.c preload/hook.c preload/ring.c preload/writer.c preload/boot.c \
-	preload/unwind.c preload/env.c preload/log.c preload/arena.c preload/modules.c
+	preload/unwind.c preload/env.c preload/log.c preload/arena.c preload/modules.c \
+	preload/sample.c
 PRELOAD_OBJ = $(PRELOAD_SRC:%.c=$(BUILD)/%.o)
 ANALYZER_SRC = $(wildcard analyzer/*.c)
 ANALYZER_OBJ = $(ANALYZER_SRC:%.c=$(BUILD)/%.o)
@@ -29,7 +30,7 @@ $(BUILD)/preload/%.o: preload/%.c $(HEADERS)
 		-ftls-model=initial-exec -fno-omit-frame-pointer -c $< -o $@
 
 $(LIB): $(PRELOAD_OBJ)
-	$(CC) -shared -o $@ $^ -Wl,-z,defs -Wl,-z,now -lunwind -lzstd -ldl -lpthread
+	$(CC) -shared -o $@ $^ -Wl,-z,defs -Wl,-z,now -lunwind -lzstd -ldl -lpthread -lm
 
 $(BUILD)/analyzer/%.o: analyzer/%.c $(HEADERS)
 	@mkdir -p $(dir $@)

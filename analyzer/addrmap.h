@@ -15,7 +15,8 @@ struct ha_block {
 	uint32_t stack;
 	uint32_t tid;
 	uint32_t grows;		/* growing reallocs in this block's history */
-	uint32_t pad;
+	uint32_t in_window : 1;	/* born inside the --from/--to window */
+	uint32_t weight : 31;	/* allocations it stands for: 1, or more in a sampled trace */
 };
 
 struct ha_addrmap {

@@ -138,6 +138,12 @@ static int load_trace(struct ha_snapshot *s, const char *path, const struct ha_g
 		ha_profile_free(&p);
 		return -1;
 	}
+	if (p.hdr.sample_bytes && !o->accept_estimates) {
+		ha_error("trace '%s' is sampled (HOTALLOC_SAMPLE): its figures are estimates; a check needs "
+			 "an exact trace, or --accept-estimates", path);
+		ha_profile_free(&p);
+		return -1;
+	}
 	ha_model_build(&m, &p, 1, &ro);
 	s->v[HA_M_ALLOCATIONS] = m.tot.allocations;
 	s->v[HA_M_BYTES] = m.tot.bytes_allocated;
@@ -211,6 +217,12 @@ static int load_json(struct ha_snapshot *s, const char *path, const struct ha_ga
 	if (json_is_true(v)) {
 		ha_error("'%s' reports a truncated trace (the program was killed); a check needs a complete run",
 			 path);
+		goto out_bad;
+	}
+	v = json_object_get(json_object_get(root, "trace"), "estimated");
+	if (json_is_true(v) && !o->accept_estimates) {
+		ha_error("'%s' reports a sampled trace: its figures are estimates; a check needs an exact "
+			 "trace, or --accept-estimates", path);
 		goto out_bad;
 	}
 	tot = json_object_get(root, "totals");

@@ -36,6 +36,7 @@ struct ha_snapshot {
 struct ha_gate_opts {
 	struct ha_load_opts load;	/* --from, --to, --per for traces */
 	const char *ignore;		/* --ignore REGEX, or NULL */
+	bool accept_estimates;		/* --accept-estimates: sampled inputs are allowed */
 };
 
 /* Loads a trace or a JSON report.  0, or -1 after one error line. */

@@ -20,6 +20,7 @@ static const char check_usage[] =
 	"                          site.allocations=+0%%, new_site.allocations=0)\n"
 	"  --ignore REGEX         drop sites with a frame (function or file) matching REGEX\n"
 	"  --from MARK --to MARK --per MARK   as for report, when an input is a trace\n"
+	"  --accept-estimates     allow sampled traces (HOTALLOC_SAMPLE); refused by default\n"
 	"  --format text|json|markdown|junit  on standard output (default text)\n"
 	"  --junit FILE, --markdown FILE      the same verdicts, also written there\n";
 
@@ -29,7 +30,7 @@ static const char diff_usage[] =
 	"  --sort allocations|bytes|peak_bytes|leaked_bytes   (default allocations)\n"
 	"  --top N                 sites shown (default 20; 0 = all)\n"
 	"  --format text|json|markdown\n"
-	"  --ignore REGEX, --from MARK, --to MARK, --per MARK  as for check\n";
+	"  --ignore REGEX, --from MARK, --to MARK, --per MARK, --accept-estimates  as for check\n";
 
 struct gate_args {
 	struct ha_gate_opts go;
@@ -59,6 +60,8 @@ static void parse(struct gate_args *a, int argc, char **argv, bool check, const 
 			exit(HA_EXIT_OK);
 		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--format"))) {
 			a->format = v;
+		} else if (opts && !strcmp(argv[i], "--accept-estimates")) {
+			a->go.accept_estimates = true;
 		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--ignore"))) {
 			a->go.ignore = v;
 		} else if (opts && (v = ha_opt_value(argc, argv, &i, "--from"))) {

@@ -103,6 +103,7 @@ int ha_profile_load(struct ha_profile *p, const char *path, const struct ha_load
 	p->hdr = t.hdr;
 	p->sym = ha_sym_new(o->sysroot, o->debug_dir);
 	ha_replay_init(&p->rp, o->from, o->to, o->per);
+	p->rp.sample_bytes = t.hdr.version >= 2 ? t.hdr.sample_bytes : 0;
 	ha_sites_init(&p->sites, o->short_ns);
 	p->rp.observe = ha_sites_observe;
 	p->rp.observe_ctx = &p->sites;

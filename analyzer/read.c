@@ -53,9 +53,9 @@ int ha_trace_open(struct ha_trace *t, const char *path)
 		ha_error("'%s' is not a hotalloc trace (no HOTALLOC magic at its start)", path);
 		goto out_free;
 	}
-	if (t->hdr.version != HA_FORMAT_VERSION) {
-		ha_error("'%s' has trace format version %u; this hotalloc reads version %u",
-			 path, t->hdr.version, HA_FORMAT_VERSION);
+	if (t->hdr.version < HA_FORMAT_OLDEST || t->hdr.version > HA_FORMAT_VERSION) {
+		ha_error("'%s' has trace format version %u; this hotalloc reads versions %u to %u",
+			 path, t->hdr.version, HA_FORMAT_OLDEST, HA_FORMAT_VERSION);
 		goto out_free;
 	}
 	if (n < sizeof(t->hdr) || t->hdr.header_size != sizeof(t->hdr)) {

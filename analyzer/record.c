@@ -21,10 +21,13 @@
 #endif
 
 static const char usage[] =
-	"usage: hotalloc record [-o PATTERN] [--depth N] [--no-follow] [--] COMMAND [ARGS...]\n"
+	"usage: hotalloc record [-o PATTERN] [--depth N] [--sample BYTES] [--no-follow] [--] COMMAND [ARGS...]\n"
 	"  -o PATTERN    trace file name; %p is the pid, %e the executable's name\n"
 	"                (default hotalloc.%e.%p.trace in the current directory)\n"
 	"  --depth N     keep at most N frames per stack (default 64, at most 256)\n"
+	"  --sample BYTES  record a sample: one allocation per BYTES allocated on average\n"
+	"                (Poisson; 512KiB is a production setting; KiB and MiB suffixes;\n"
+	"                1 to 1GiB); the report estimates every figure from it\n"
 	"  --no-follow   do not trace the command's children (fork and exec)\n";
 
 /* Finds libhotalloc.so: $HOTALLOC_LIB, beside this binary (the build tree),
@@ -155,6 +158,21 @@ int ha_cmd_record(int argc, char **argv)
 			if (*end || d < 0 || d > 256)
 				ha_die("--depth takes a number from 0 to 256, not '%s'", argv[i]);
 			setenv("HOTALLOC_DEPTH", argv[i], 1);
+		} else if (!strcmp(argv[i], "--sample") && i + 1 < argc) {
+			char *end, buf[32];
+			unsigned long long b = strtoull(argv[++i], &end, 10);
+
+			if (!strcmp(end, "KiB") || !strcmp(end, "K"))
+				b <<= 10;
+			else if (!strcmp(end, "MiB") || !strcmp(end, "M"))
+				b <<= 20;
+			else if (*end)
+				b = 0;
+			if (argv[i][0] < '0' || argv[i][0] > '9' || b < 1 || b > (1ull << 30))
+				ha_die("--sample takes a size from 1 to 1GiB (such as 524288 or 512KiB), not '%s'",
+				       argv[i]);
+			snprintf(buf, sizeof(buf), "%llu", b);
+			setenv("HOTALLOC_SAMPLE", buf, 1);
 		} else if (!strcmp(argv[i], "--no-follow")) {
 			setenv("HOTALLOC_FOLLOW", "0", 1);
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {

@@ -4,6 +4,7 @@
  * stamped before W has been written, so at each SYNC the events older than
  * the previous SYNC's W are sorted and applied (one SYNC of slack covers a
  * push racing the drain), and the rest wait. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
@@ -178,30 +179,58 @@ static void on_mark(struct ha_replay *r, const struct ha_pend *p)
 		m->count++;
 }
 
+/* How many allocations a block stands for.  In a sampled trace an allocation
+ * of s bytes was recorded with probability p = 1 - exp(-s / sample_bytes), so
+ * it stands for 1/p of them (not sample_bytes / s, which overcounts blocks
+ * near or above the rate).  1/p is rounded down or up at random, the chance
+ * of up being its fraction, so the mean is exact; the random number is a hash
+ * of the block, so a replay is reproducible. */
+static uint32_t weight_of(const struct ha_replay *r, uint64_t size, uint64_t addr, uint64_t ts)
+{
+	double w, k;
+	uint64_t h;
+
+	if (!r->sample_bytes || !size)
+		return 1;
+	w = -1.0 / expm1(-(double)size / (double)r->sample_bytes);
+	k = floor(w);
+	h = (addr ^ (ts * 0x9e3779b97f4a7c15ull)) + 0x632be59bd9b4e019ull;
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+	h ^= h >> 31;
+	if ((double)(h >> 11) * 0x1.0p-53 < w - k)
+		k += 1;
+	return k < 1 ? 1 : k > 0x7fffffff ? 0x7fffffff : (uint32_t)k;
+}
+
 static void apply(struct ha_replay *r, const struct ha_pend *p)
 {
 	struct ha_totals *t = &r->tot;
 	struct ha_block b, old, *cur, moved;
 	bool have_old = false, born = false, peak = false, in = r->window == HA_WIN_IN;
 	uint32_t grows = 0;
+	uint64_t w = 1;		/* the call's weight: its block's */
 
-	if (p->call && in)
-		t->calls[p->kind]++;
-	if (p->op == HA_OP_NOP && p->call && in && p->kind != HA_EV_FREE)
-		t->failed++;
 	switch (p->op) {
 	case HA_OP_MARK:
+		if (p->call && in)
+			t->calls[p->kind]++;
 		on_mark(r, p);
 		return;
 	case HA_OP_NOP:
+		if (p->call && in) {
+			t->calls[p->kind]++;
+			t->failed += p->kind != HA_EV_FREE;
+		}
 		return;
 	case HA_OP_FREE:
 		if (ha_addrmap_remove(&r->live, p->addr, &old)) {
-			have_old = old.pad & HA_BLOCK_IN_WINDOW;
+			w = old.weight;
+			have_old = old.in_window;
 			if (have_old && in) {
-				t->frees++;
-				t->live_bytes -= old.size;
-				t->live_blocks--;
+				t->frees += w;
+				t->live_bytes -= w * old.size;
+				t->live_blocks -= w;
 			} else if (have_old) {
 				/* Born in the window, freed after it: the window's
 				 * figures were settled when it closed. */
@@ -221,7 +250,7 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 		break;
 	case HA_OP_RESIZE:
 		cur = ha_addrmap_find(&r->live, p->addr);
-		if (cur && (!in || !(cur->pad & HA_BLOCK_IN_WINDOW))) {
+		if (cur && (!in || !cur->in_window)) {
 			/* Resized across the window's edge: a block from before
 			 * the window is born into it, one from the window leaves
 			 * the figures that were settled when it closed. */
@@ -232,8 +261,10 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 		if (cur) {
 			old = *cur;
 			have_old = true;
-			t->frees++;
-			t->live_bytes += p->size - cur->size;
+			w = weight_of(r, p->size, p->addr, p->ts);
+			t->frees += old.weight;
+			t->live_bytes += w * p->size - (uint64_t)old.weight * old.size;
+			t->live_blocks += w - old.weight;
 			if (p->size > cur->size)
 				cur->grows++;
 			cur->size = p->size;
@@ -241,10 +272,11 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 			cur->serial = ++r->serial;
 			cur->stack = p->stack;
 			cur->tid = p->tid;
+			cur->weight = (uint32_t)w;
 			b = *cur;
 			born = true;
-			t->allocations++;
-			t->bytes_allocated += p->size;
+			t->allocations += w;
+			t->bytes_allocated += w * p->size;
 			peak = note_peak(t, p->ts);
 			break;
 		}
@@ -257,9 +289,9 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 			if (ha_addrmap_remove(&r->live, p->addr, &gone)) {
 				/* Its free was never seen (or arrived out of the window). */
 				t->conflicts++;
-				if (gone.pad & HA_BLOCK_IN_WINDOW) {
-					t->live_bytes -= gone.size;
-					t->live_blocks--;
+				if (gone.in_window) {
+					t->live_bytes -= (uint64_t)gone.weight * gone.size;
+					t->live_blocks -= gone.weight;
 				}
 			}
 		}
@@ -274,18 +306,22 @@ alloc:
 		b.stack = p->stack;
 		b.tid = p->tid;
 		b.grows = grows;
-		b.pad = in ? HA_BLOCK_IN_WINDOW : 0;
+		b.in_window = in;
+		w = weight_of(r, p->size, p->addr, p->ts);
+		b.weight = (uint32_t)w;
 		ha_addrmap_insert(&r->live, &b);
 		if (!in)
 			break;
 		born = true;
-		t->allocations++;
-		t->bytes_allocated += p->size;
-		t->live_bytes += p->size;
-		t->live_blocks++;
+		t->allocations += w;
+		t->bytes_allocated += w * p->size;
+		t->live_bytes += w * p->size;
+		t->live_blocks += w;
 		peak = note_peak(t, p->ts);
 		break;
 	}
+	if (p->call && in)
+		t->calls[p->kind] += w;
 	if (r->observe)
 		r->observe(r->observe_ctx, p, have_old ? &old : NULL, born ? &b : NULL, peak);
 }

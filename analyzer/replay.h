@@ -57,6 +57,7 @@ struct ha_replay {
 	uint64_t seq;
 	uint64_t prev_sync;
 	uint64_t serial;
+	uint32_t sample_bytes;		/* the trace's HOTALLOC_SAMPLE, 0 = exact; set before events */
 	/* The window (--from, --to) and the per-operation marker (--per). */
 	const char *from, *to, *per;
 	struct ha_mark_name *marks;	/* index = mark id; stack field of MARK ops */
@@ -78,8 +79,6 @@ struct ha_replay {
 
 /* from, to, per: marker names or NULL; they must outlive the replay. */
 void ha_replay_init(struct ha_replay *r, const char *from, const char *to, const char *per);
-/* Blocks born inside the window carry this in ha_block.pad. */
-#define HA_BLOCK_IN_WINDOW 1u
 void ha_replay_free(struct ha_replay *r);
 /* Visitor entry points: feed events and syncs in file order. */
 void ha_replay_event(struct ha_replay *r, const struct ha_event *ev);

@@ -21,6 +21,9 @@ static void trace_info(struct ha_json *j, const struct ha_profile *p)
 	ha_json_str(j, "command", p->command);
 	ha_json_str(j, "exe", p->exe ? p->exe : "");
 	ha_json_bool(j, "truncated", p->truncated);
+	/* Sampled (HOTALLOC_SAMPLE): every count and byte figure is an estimate. */
+	ha_json_u64(j, "sample_bytes", p->hdr.sample_bytes);
+	ha_json_bool(j, "estimated", p->hdr.sample_bytes != 0);
 	if (p->ended && p->end_reason < 3)
 		ha_json_str(j, "end", end_names[p->end_reason]);
 	else

@@ -231,6 +231,14 @@ static void section(FILE *f, struct ha_profile *p, size_t n, const struct ha_rep
 			t->lost ? ", some events lost" : "");
 	else
 		fprintf(f, "hotalloc report: %zu processes merged\n", n);
+	for (size_t i = 0; i < n; i++) {
+		if (p[i].hdr.sample_bytes) {
+			fprintf(f, "  SAMPLED: one allocation per %s allocated, on average; every count\n"
+				"  and size below is an estimate (lifetimes are measured; temporary is\n"
+				"  an upper bound)\n", ha_fmt_bytes(a, sizeof(a), p[i].hdr.sample_bytes));
+			break;
+		}
+	}
 	fprintf(f, "\n  allocations %14s   %s   %s\n", num(a, sizeof(a), t->allocations),
 		ha_fmt_bytes(b, sizeof(b), t->bytes_allocated),
 		rate(c, sizeof(c), m.duration_s > 0 ? (double)t->allocations / m.duration_s : 0));

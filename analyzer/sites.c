@@ -138,42 +138,44 @@ static void release(struct ha_sites *s, const struct ha_pend *op, const struct h
 	uint64_t life = op->ts > b->ts ? op->ts - b->ts : 0;
 	struct ha_thread_stats *th = thread_of(s, op->tid);
 
+	uint64_t w = b->weight;
+
 	save_for_peak(s, site);
-	site->live_bytes -= b->size;
-	site->live_blocks--;
-	site->frees++;
-	th->frees++;
+	site->live_bytes -= w * b->size;
+	site->live_blocks -= w;
+	site->frees += w;
+	th->frees += w;
 	if (!site->life_hist)
-		site->life_hist = xcalloc(HA_LIFE_BUCKETS, sizeof(uint32_t));
-	site->life_hist[life_bucket(life)]++;
-	site->life_n++;
+		site->life_hist = xcalloc(HA_LIFE_BUCKETS, sizeof(uint64_t));
+	site->life_hist[life_bucket(life)] += w;
+	site->life_n += w;
 	if (life > site->life_max)
 		site->life_max = life;
 	bool young = false;
 
 	if (life < s->short_ns && op->op == HA_OP_FREE && !op->link) {
-		site->short_lived++;
-		s->short_lived++;
+		site->short_lived += w;
+		s->short_lived += w;
 		young = true;
 	}
 	if (op->tid != b->tid) {
-		site->cross_thread_frees++;
-		th->cross_thread_frees++;
-		s->cross_thread_frees++;
+		site->cross_thread_frees += w;
+		th->cross_thread_frees += w;
+		s->cross_thread_frees += w;
 	} else if (th->last_serial == b->serial && op->op == HA_OP_FREE && !op->link) {
 		/* Freed by its thread before that thread allocated anything else. */
-		site->temporary++;
-		s->temporary++;
+		site->temporary += w;
+		s->temporary += w;
 		young = true;
 	}
 	if (young)
-		site->churn++;
+		site->churn += w;
 	/* A block that grew by realloc twice or more, now gone for good. */
 	if (b->grows >= 2 && !op->link && op->op == HA_OP_FREE) {
-		site->chains++;
-		site->chain_reallocs += b->grows;
-		site->chain_final_bytes += b->size;
-		s->chains++;
+		site->chains += w;
+		site->chain_reallocs += w * b->grows;
+		site->chain_final_bytes += w * b->size;
+		s->chains += w;
 	}
 }
 
@@ -188,16 +190,17 @@ void ha_sites_observe(void *ctx, const struct ha_pend *op, const struct ha_block
 		struct ha_site *site = site_of(s, born->stack);
 		struct ha_thread_stats *th = thread_of(s, born->tid);
 		unsigned b = ha_size_bucket(born->size);
+		uint64_t w = born->weight;
 
 		save_for_peak(s, site);
-		site->allocations++;
-		site->bytes += born->size;
-		site->live_bytes += born->size;
-		site->live_blocks++;
-		site->size_hist[b]++;
-		s->size_hist[b]++;
-		th->allocations++;
-		th->bytes += born->size;
+		site->allocations += w;
+		site->bytes += w * born->size;
+		site->live_bytes += w * born->size;
+		site->live_blocks += w;
+		site->size_hist[b] += w;
+		s->size_hist[b] += w;
+		th->allocations += w;
+		th->bytes += w * born->size;
 		th->last_serial = born->serial;
 	}
 	if (new_peak)
@@ -232,16 +235,16 @@ void ha_sites_finish(void *ctx, struct ha_replay *r)
 		const struct ha_block *b = &m->slots[i];
 		struct ha_site *site;
 
-		if (!b->addr || !(b->pad & HA_BLOCK_IN_WINDOW))
+		if (!b->addr || !b->in_window)
 			continue;
 		site = site_of(s, b->stack);
-		site->leaked_blocks++;
-		site->leaked_bytes += b->size;
+		site->leaked_blocks += b->weight;
+		site->leaked_bytes += (uint64_t)b->weight * b->size;
 		if (b->grows >= 2) {
-			site->chains++;
-			site->chain_reallocs += b->grows;
-			site->chain_final_bytes += b->size;
-			s->chains++;
+			site->chains += b->weight;
+			site->chain_reallocs += (uint64_t)b->weight * b->grows;
+			site->chain_final_bytes += (uint64_t)b->weight * b->size;
+			s->chains += b->weight;
 		}
 	}
 }
@@ -269,7 +272,7 @@ void ha_site_add(struct ha_site *a, const struct ha_site *b)
 		a->size_hist[i] += b->size_hist[i];
 	if (b->life_hist) {
 		if (!a->life_hist)
-			a->life_hist = xcalloc(HA_LIFE_BUCKETS, sizeof(uint32_t));
+			a->life_hist = xcalloc(HA_LIFE_BUCKETS, sizeof(uint64_t));
 		for (unsigned i = 0; i < HA_LIFE_BUCKETS; i++)
 			a->life_hist[i] += b->life_hist[i];
 	}

@@ -23,7 +23,7 @@ struct ha_site {
 	uint64_t chains, chain_reallocs, chain_final_bytes;
 	uint64_t cross_thread_frees;
 	uint64_t size_hist[HA_SIZE_BUCKETS];
-	uint32_t *life_hist;		/* HA_LIFE_BUCKETS counts, allocated at the first release */
+	uint64_t *life_hist;		/* HA_LIFE_BUCKETS counts, allocated at the first release */
 };
 
 struct ha_thread_stats {

@@ -10,8 +10,9 @@
 struct ha_real ha__real;
 _Atomic int ha__booting;
 
-#define BOOT_SIZE (64 * 1024)
-static _Alignas(64) unsigned char boot_arena[BOOT_SIZE];
+#define BOOT_SIZE HA_BOOT_SIZE
+_Alignas(64) unsigned char ha__boot_arena[BOOT_SIZE];
+#define boot_arena ha__boot_arena
 static _Atomic size_t boot_used;
 
 /* Each boot block is preceded by its size, so realloc can copy it. */
@@ -32,12 +33,6 @@ void *ha__boot_alloc(size_t size, size_t align)
 	} while (!atomic_compare_exchange_weak(&boot_used, &old, end));
 	memcpy(boot_arena + start - sizeof(size_t), &size, sizeof(size));
 	return boot_arena + start;
-}
-
-bool ha__boot_owns(const void *p)
-{
-	return (const unsigned char *)p >= boot_arena &&
-	       (const unsigned char *)p < boot_arena + BOOT_SIZE;
 }
 
 size_t ha__boot_size(const void *p)

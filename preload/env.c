@@ -52,6 +52,7 @@ void ha__env_load(void)
 	ha__opt.ring_kib = env_uint("HOTALLOC_RING_KIB", 1024, 64, 1u << 20);
 	ha__opt.zstd_level = (int)env_uint("HOTALLOC_ZSTD_LEVEL", 1, 0, 19);
 	ha__opt.flush_ms = 100;
+	ha__opt.sample = env_uint("HOTALLOC_SAMPLE", 0, 0, 1u << 30);
 	if (!out || !*out)
 		out = "hotalloc.%e.%p.trace";
 	/* A relative pattern is made absolute now, so a program that changes

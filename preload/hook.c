@@ -97,6 +97,9 @@ static HA_COLD void init_slow(void)
 	} else if (ha__rings_init() < 0) {
 		ha__log("error", "cannot map the ring table: %s; tracing is off", strerror(ENOMEM));
 		atomic_store(&ha__state, HA_STOPPED);
+	} else if (ha__opt.sample && ha__sample_init() < 0) {
+		ha__log("error", "cannot map the sampled-block set: %s; tracing is off", strerror(ENOMEM));
+		atomic_store(&ha__state, HA_STOPPED);
 	} else {
 		dl_iterate_phdr(find_self, (void *)(uintptr_t)&find_self);
 		pthread_key_create(&exit_key, thread_exit);
@@ -248,6 +251,57 @@ static inline void leave(struct ha_tls *t, int mode, int saved_errno)
 	errno = saved_errno;
 }
 
+/* Pushes a free of p stamped ts (0: now).  Called between enter and leave. */
+static void push_free(struct ha_tls *t, void *p, uint64_t ts)
+{
+	struct ha_ring *r = get_ring(t);
+	struct ha_rec *rec;
+
+	if (ha_unlikely(!r)) {
+		atomic_fetch_add(&ha__lost_ringless, 1);
+		return;
+	}
+	rec = ha__ring_reserve(r, HA_REC_FREE_WORDS);
+	if (ha_unlikely(!rec)) {
+		r->lost++;
+		return;
+	}
+	atomic_store_explicit(&r->inflight, 1, memory_order_relaxed);
+	rec->ts = ts ? ts : ha__now();
+	rec->words = HA_REC_FREE_WORDS;
+	rec->kind = HA_EV_FREE;
+	rec->nframes = 0;
+	rec->tid = t->tid;
+	rec->addr = (uint64_t)(uintptr_t)p;
+	ha__ring_commit(r, HA_REC_FREE_WORDS);
+	atomic_store_explicit(&r->inflight, 0, memory_order_release);
+}
+
+/* Sampling: true when this call is recorded.  A realloc whose old block was
+ * sampled but whose new one is not is recorded as a free (stamped before
+ * the call); one whose old block was not sampled loses its old half. */
+static HA_COLD bool sample_alloc(struct ha_tls *t, int kind, void *ret, uint64_t a, uint64_t size,
+				 void **old, uint64_t *t0)
+{
+	uint64_t bytes = size;
+	bool old_kept = false;
+
+	if (kind == HA_EV_CALLOC && __builtin_mul_overflow(a, size, &bytes))
+		bytes = UINT64_MAX;
+	if (*old && (ret || !size))
+		old_kept = ha__sample_take(*old);
+	if (ret && ha__sample_pick(t, bytes) && ha__sample_keep(ret)) {
+		if (!old_kept) {
+			*old = NULL;
+			*t0 = UINT64_MAX;	/* no release part: "pre" is 0 */
+		}
+		return true;
+	}
+	if (old_kept)
+		push_free(t, *old, *t0);
+	return false;
+}
+
 void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uint64_t t0)
 {
 	struct ha_tls *t = &ha__tls;
@@ -257,6 +311,18 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	unsigned n = 0, words;
 	int saved, mode;
 
+	/* Sampling, most calls: not picked, no old block to look up. */
+	if (ha_unlikely(ha__opt.sample) && !old) {
+		uint64_t bytes = size;
+
+		if (kind == HA_EV_CALLOC && __builtin_mul_overflow(a, size, &bytes))
+			bytes = UINT64_MAX;
+		if (ha_likely(t->rng && bytes < (uint64_t)INT64_MAX / 2 &&
+			      t->sample_left - (int64_t)bytes > 0)) {
+			t->sample_left -= (int64_t)bytes;
+			return;
+		}
+	}
 	if (ha_unlikely(atomic_load_explicit(&ha__paused, memory_order_relaxed))) {
 		/* Paused: the new block is not recorded, but the block a realloc
 		 * gave up is, as a free, so it is not taken for a leak. */
@@ -268,6 +334,8 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	if (mode == SKIP)
 		return;
 	saved = errno;
+	if (ha_unlikely(ha__opt.sample) && !sample_alloc(t, kind, ret, a, size, &old, &t0))
+		goto out;
 	if (ha_likely(mode == NORMAL))
 		n = ha__capture(frames, ha__opt.depth);
 	r = get_ring(t);
@@ -302,41 +370,27 @@ out:
 void ha__on_free(void *p)
 {
 	struct ha_tls *t = &ha__tls;
-	struct ha_ring *r;
-	struct ha_rec *rec;
-	int saved, mode = enter(t);
+	int saved, mode;
 
+	/* Sampling: only the frees of sampled blocks are recorded. */
+	if (ha_unlikely(ha__opt.sample) && (!ha__sample_maybe(p) || !ha__sample_take(p)))
+		return;
+	mode = enter(t);
 	if (mode == SKIP)
 		return;
 	saved = errno;
-	r = get_ring(t);
-	if (ha_unlikely(!r)) {
-		atomic_fetch_add(&ha__lost_ringless, 1);
-		goto out;
-	}
-	rec = ha__ring_reserve(r, HA_REC_FREE_WORDS);
-	if (ha_unlikely(!rec)) {
-		r->lost++;
-		goto out;
-	}
-	atomic_store_explicit(&r->inflight, 1, memory_order_relaxed);
-	rec->ts = ha__now();
-	rec->words = HA_REC_FREE_WORDS;
-	rec->kind = HA_EV_FREE;
-	rec->nframes = 0;
-	rec->tid = t->tid;
-	rec->addr = (uint64_t)(uintptr_t)p;
-	ha__ring_commit(r, HA_REC_FREE_WORDS);
-	atomic_store_explicit(&r->inflight, 0, memory_order_release);
-out:
+	push_free(t, p, 0);
 	leave(t, mode, saved);
 }
 
 /* realloc's "before" stamp: taken before the real call, so the old block's
  * release is ordered before any other thread can receive its address. */
-uint64_t ha__stamp(void)
+uint64_t ha__stamp(const void *old)
 {
 	if (ha_unlikely(ha__tls.busy == 2 || atomic_load_explicit(&ha__state, memory_order_relaxed) != HA_ON))
+		return 1;
+	/* Sampling: only a sampled old block needs the stamp. */
+	if (ha_unlikely(ha__opt.sample) && !ha__sample_has(old))
 		return 1;
 	return ha__now();
 }

@@ -44,9 +44,15 @@ extern struct ha_real ha__real;
 void ha__boot_resolve(void);
 /* True while ha__boot_resolve runs on some thread. */
 extern _Atomic int ha__booting;
-/* Boot arena: never freed, 8 KiB in all.  Returns NULL when exhausted. */
+/* Boot arena: never freed, 64 KiB in all.  Returns NULL when exhausted. */
 void *ha__boot_alloc(size_t size, size_t align);
-bool ha__boot_owns(const void *p);
+#define HA_BOOT_SIZE (64 * 1024)
+extern unsigned char ha__boot_arena[HA_BOOT_SIZE];
+static inline bool ha__boot_owns(const void *p)
+{
+	return (const unsigned char *)p >= ha__boot_arena &&
+	       (const unsigned char *)p < ha__boot_arena + HA_BOOT_SIZE;
+}
 size_t ha__boot_size(const void *p);
 
 /* ---- env.c: options, read once at start ---- */
@@ -57,6 +63,7 @@ struct ha_options {
 	int zstd_level;			/* HOTALLOC_ZSTD_LEVEL, 0 = raw chunks */
 	unsigned flush_ms;		/* HOTALLOC_FLUSH_MS, at most 100 */
 	bool quiet;			/* HOTALLOC_QUIET */
+	uint32_t sample;		/* HOTALLOC_SAMPLE: mean bytes between samples, 0 = all */
 	char out[1024];			/* HOTALLOC_OUT, absolute pattern */
 };
 extern struct ha_options ha__opt;
@@ -148,6 +155,8 @@ struct ha_tls {
 	int busy;			/* 1: in the hook; 2: the tracer's own calls, passed through */
 	int nested;			/* recording a call made while busy == 1 */
 	int exiting;			/* the thread's key destructor ran */
+	int64_t sample_left;		/* sampling: bytes to allocate before the next sample */
+	uint64_t rng;			/* sampling: the thread's random stream, 0 = not seeded */
 };
 extern HA_TLS struct ha_tls ha__tls;
 /* The public API (include/hotalloc.h declares them weak for programs). */
@@ -165,8 +174,8 @@ void ha__init(void);
 /* After the real call: ret is its result; a is nmemb (calloc) or the alignment;
  * old is realloc's old block; t0 is realloc's ha__stamp() before the call. */
 void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uint64_t t0);
-/* A timestamp taken before a realloc's real call (nonzero). */
-uint64_t ha__stamp(void);
+/* A timestamp taken before a realloc's real call of old (nonzero). */
+uint64_t ha__stamp(const void *old);
 extern pid_t ha__pid;
 void ha__on_free(void *p);
 void ha__on_mark(const char *name);
@@ -180,6 +189,51 @@ extern _Atomic uint64_t ha__lost_ringless;
 void ha__sync_modules(void);
 /* Stops tracing for good after a tracer fault; prints msg once. */
 void ha__fault(const char *msg);
+
+/* ---- sample.c: HOTALLOC_SAMPLE ---- */
+/* Maps the set of sampled blocks; 0 or -1.  Called once, under boot. */
+int ha__sample_init(void);
+/* Counts bytes against the thread's countdown: true when this allocation is
+ * the one sampled.  Hook context; lock-free. */
+bool ha__sample_pick(struct ha_tls *t, uint64_t bytes);
+/* Remembers a sampled block; false (and counted) when it cannot be tracked. */
+bool ha__sample_keep(const void *p);
+/* Forgets p if it is a sampled block: true when it was one.  Lock-free,
+ * async-signal-safe; one byte load when p was not sampled. */
+bool ha__sample_take(const void *p);
+/* True when p is a sampled block (it stays one). */
+bool ha__sample_has(const void *p);
+/* The set's per-bucket counts, for the inline test below. */
+#define HA_SAMPLE_SET_BITS 16
+extern _Atomic uint8_t ha__sample_occ[1u << HA_SAMPLE_SET_BITS];
+static inline unsigned ha__sample_bucket(uint64_t p)
+{
+	return (unsigned)((p * 0x9e3779b97f4a7c15ull) >> (64 - HA_SAMPLE_SET_BITS));
+}
+/* False when p is certainly not a sampled block: one byte load. */
+static inline bool ha__sample_maybe(const void *p)
+{
+	return atomic_load_explicit(&ha__sample_occ[ha__sample_bucket((uint64_t)(uintptr_t)p)],
+				    memory_order_relaxed) != 0;
+}
+/* Sampling, the common case, inline: true when an allocation of bytes is
+ * not picked (the countdown is charged).  False when not sampling. */
+extern HA_TLS struct ha_tls ha__tls;
+static inline bool ha__sample_skip(uint64_t bytes)
+{
+	struct ha_tls *t = &ha__tls;
+	int64_t left = t->sample_left - (int64_t)bytes;
+
+	if (ha_likely(!ha__opt.sample))
+		return false;
+	if (ha_likely(t->rng && bytes < (1ull << 62) && left > 0)) {
+		t->sample_left = left;
+		return true;
+	}
+	return false;
+}
+/* Sampled allocations that could not be tracked (their bucket was full). */
+extern _Atomic uint64_t ha__sample_untracked;
 
 /* ---- unwind.c ---- */
 /* Fills frames with the caller's return addresses, innermost first, without

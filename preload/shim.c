@@ -44,7 +44,8 @@ HA_EXPORT void *malloc(size_t size)
 	if (ha_unlikely(!ready()))
 		return ha__boot_alloc(size, 16);
 	p = ha__real.malloc(size);
-	ha__on_alloc(HA_EV_MALLOC, p, 0, size, NULL, 0);
+	if (!ha__sample_skip(size))
+		ha__on_alloc(HA_EV_MALLOC, p, 0, size, NULL, 0);
 	return p;
 }
 
@@ -54,7 +55,8 @@ HA_EXPORT void free(void *p)
 		return;
 	if (ha_unlikely(!ready()))
 		return;
-	ha__on_free(p);
+	if (!ha__opt.sample || ha__sample_maybe(p))
+		ha__on_free(p);
 	ha__real.free(p);
 }
 
@@ -82,7 +84,7 @@ static HA_COLD void *realloc_boot(void *old, size_t size)
 	if (!ready()) {
 		p = ha__boot_alloc(size, 16);
 	} else {
-		uint64_t t0 = ha__stamp();
+		uint64_t t0 = ha__stamp(old);
 
 		p = ha__real.malloc(size);
 		ha__on_alloc(HA_EV_REALLOC, p, 0, size, old, t0);
@@ -99,7 +101,7 @@ HA_EXPORT void *realloc(void *old, size_t size)
 
 	if (ha_unlikely(ha__boot_owns(old) || !ready()))
 		return realloc_boot(old, size);
-	t0 = ha__stamp();
+	t0 = ha__stamp(old);
 	p = ha__real.realloc(old, size);
 	ha__on_alloc(HA_EV_REALLOC, p, 0, size, old, t0);
 	return p;
@@ -115,7 +117,7 @@ HA_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
 
 	if (__builtin_mul_overflow(nmemb, size, &bytes)) {
 		if (ready()) {
-			t0 = ha__stamp();
+			t0 = ha__stamp(old);
 			ha__on_alloc(HA_EV_REALLOCARRAY, NULL, 0, UINT64_MAX, old, t0);
 		}
 		errno = ENOMEM;
@@ -123,7 +125,7 @@ HA_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
 	}
 	if (ha_unlikely(ha__boot_owns(old) || !ready()))
 		return realloc_boot(old, bytes);
-	t0 = ha__stamp();
+	t0 = ha__stamp(old);
 	p = ha__real.realloc(old, bytes);
 	ha__on_alloc(HA_EV_REALLOCARRAY, p, 0, bytes, old, t0);
 	return p;

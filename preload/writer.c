@@ -568,6 +568,7 @@ static uint64_t drain_all(void)
 		}
 	}
 	lost += atomic_exchange(&ha__lost_ringless, 0);
+	lost += atomic_exchange(&ha__sample_untracked, 0);
 	if (lost)
 		emit_varint_record(HA_REC_LOST, lost, 0, 0, 1);
 	if (total)
@@ -689,6 +690,7 @@ static void write_header(void)
 	clock_gettime(CLOCK_REALTIME, &rt);
 	h.start_real_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
 	h.flags = ha__forked ? HA_FILE_FORKED : 0;
+	h.sample_bytes = ha__opt.sample;
 	if (full_write(&h, sizeof(h)) < 0) {
 		write_failed(errno);
 		return;

@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HA_FORMAT_VERSION 1u
+#define HA_FORMAT_VERSION 2u		/* 2: sample_bytes in the header */
+#define HA_FORMAT_OLDEST 1u		/* the oldest version readers accept */
 #define HA_FILE_MAGIC "HOTALLOC"		/* 8 bytes, no terminator on disk */
 #define HA_CHUNK_MAGIC 0x4b434148u		/* "HACK" */
 
@@ -21,7 +22,9 @@ struct ha_file_header {
 	uint64_t start_mono_ns;		/* CLOCK_MONOTONIC at start; event times are relative */
 	uint64_t start_real_ns;		/* CLOCK_REALTIME at start, for display */
 	uint32_t flags;			/* HA_FILE_* */
-	uint32_t reserved[5];
+	uint32_t sample_bytes;		/* 0: every event; else the mean bytes between
+					 * sampled allocations (HOTALLOC_SAMPLE) */
+	uint32_t reserved[4];
 };
 
 #define HA_FILE_FORKED 0x1u		/* the process is a fork child of ppid */
