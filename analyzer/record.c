@@ -24,7 +24,7 @@ static const char usage[] =
 	"usage: hotalloc record [-o PATTERN] [--depth N] [--sample BYTES] [--no-follow] [--] COMMAND [ARGS...]\n"
 	"  -o PATTERN    trace file name; %p is the pid, %e the executable's name\n"
 	"                (default hotalloc.%e.%p.trace in the current directory)\n"
-	"  --depth N     keep at most N frames per stack (default 64, at most 256)\n"
+	"  --depth N     keep at most N frames per stack (default 64, at most 255)\n"
 	"  --sample BYTES  record a sample: one allocation per BYTES allocated on average\n"
 	"                (Poisson; 512KiB is a production setting; KiB and MiB suffixes;\n"
 	"                1 to 1GiB); the report estimates every figure from it\n"
@@ -155,8 +155,8 @@ int ha_cmd_record(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--depth") && i + 1 < argc) {
 			char *end;
 			long d = strtol(argv[++i], &end, 10);
-			if (*end || d < 0 || d > 256)
-				ha_die("--depth takes a number from 0 to 256, not '%s'", argv[i]);
+			if (*end || d < 0 || d > 255)
+				ha_die("--depth takes a number from 0 to 255, not '%s'", argv[i]);
 			setenv("HOTALLOC_DEPTH", argv[i], 1);
 		} else if (!strcmp(argv[i], "--sample") && i + 1 < argc) {
 			char *end, buf[32];

@@ -47,11 +47,12 @@ void ha__env_load(void)
 	const char *out = ha__getenv("HOTALLOC_OUT");
 	size_t n = 0;
 
-	ha__opt.depth = env_uint("HOTALLOC_DEPTH", 64, 0, HA_MAX_DEPTH);
+	ha__opt.depth = env_uint("HOTALLOC_DEPTH", 64, 0, HA_MAX_DEPTH - 1);
 	ha__opt.follow = env_uint("HOTALLOC_FOLLOW", 1, 0, 1);
 	ha__opt.ring_kib = env_uint("HOTALLOC_RING_KIB", 1024, 64, 1u << 20);
 	ha__opt.zstd_level = (int)env_uint("HOTALLOC_ZSTD_LEVEL", 1, 0, 19);
 	ha__opt.flush_ms = 100;
+	ha__opt.stack_cache = env_uint("HOTALLOC_STACK_CACHE", 1, 0, 1);
 	ha__opt.sample = env_uint("HOTALLOC_SAMPLE", 0, 0, 1u << 30);
 	if (!out || !*out)
 		out = "hotalloc.%e.%p.trace";

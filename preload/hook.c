@@ -138,6 +138,9 @@ __attribute__((destructor)) static void ha_destructor(void)
 
 	ha__tls.busy = 2;
 	ha__writer_finish(HA_END_EXIT);
+	if (ha__getenv("HOTALLOC_DEBUG_SCACHE"))
+		ha__log("debug", "stack cache: %llu hits, %llu misses", (unsigned long long)ha__scache_hits,
+			(unsigned long long)ha__scache_misses);
 	ha__tls.busy = 0;
 	errno = saved;
 }
@@ -251,6 +254,35 @@ static inline void leave(struct ha_tls *t, int mode, int saved_errno)
 	errno = saved_errno;
 }
 
+static HA_COLD struct ha_scache *stack_cache_slow(struct ha_ring *r)
+{
+	static _Atomic int warned;
+
+	if (!ha__opt.stack_cache)
+		return NULL;
+	if (!r->scache) {
+		r->scache = ha__scache_new(ha__opt.depth);
+		if (!r->scache) {
+			if (!atomic_exchange(&warned, 1))
+				ha__log("warning", "cannot map a stack cache: %s; stacks are unwound in full",
+					strerror(ENOMEM));
+			return NULL;
+		}
+	} else {
+		ha__scache_clear(r->scache);
+	}
+	r->scache_stale = 0;
+	return r->scache;
+}
+
+/* The ring owner's stack cache, or NULL when there is none. */
+static inline struct ha_scache *stack_cache(struct ha_ring *r)
+{
+	if (ha_likely(r->scache && !r->scache_stale))
+		return r->scache;
+	return stack_cache_slow(r);
+}
+
 /* Pushes a free of p stamped ts (0: now).  Called between enter and leave. */
 static void push_free(struct ha_tls *t, void *p, uint64_t ts)
 {
@@ -306,8 +338,10 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 {
 	struct ha_tls *t = &ha__tls;
 	uint64_t frames[HA_MAX_DEPTH];
+	struct ha_scache *sc = NULL;
 	struct ha_ring *r;
 	struct ha_rec *rec;
+	uint32_t token = 0;
 	unsigned n = 0, words;
 	int saved, mode;
 
@@ -336,14 +370,16 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	saved = errno;
 	if (ha_unlikely(ha__opt.sample) && !sample_alloc(t, kind, ret, a, size, &old, &t0))
 		goto out;
-	if (ha_likely(mode == NORMAL))
-		n = ha__capture(frames, ha__opt.depth);
 	r = get_ring(t);
 	if (ha_unlikely(!r)) {
 		atomic_fetch_add(&ha__lost_ringless, 1);
 		goto out;
 	}
-	words = 5 + n + (t0 != 0);
+	if (ha_likely(mode == NORMAL)) {
+		sc = stack_cache(r);
+		n = ha__capture(sc, frames, ha__opt.depth, &token);
+	}
+	words = 5 + n + (t0 != 0) + (token != 0);
 	rec = ha__ring_reserve(r, words);
 	if (ha_unlikely(!rec)) {
 		r->lost++;
@@ -361,8 +397,14 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	memcpy(rec + 1, frames, n * sizeof(uint64_t));
 	if (t0)
 		((uint64_t *)(rec + 1))[n] = t0;
+	if (token) {
+		rec->kind |= HA_RK_TOKEN;
+		((uint64_t *)rec)[words - 1] = token;
+	}
 	ha__ring_commit(r, words);
 	atomic_store_explicit(&r->inflight, 0, memory_order_release);
+	if (token && n)
+		ha__scache_announced(sc, token);
 out:
 	leave(t, mode, saved);
 }

@@ -64,6 +64,7 @@ struct ha_options {
 	unsigned flush_ms;		/* HOTALLOC_FLUSH_MS, at most 100 */
 	bool quiet;			/* HOTALLOC_QUIET */
 	uint32_t sample;		/* HOTALLOC_SAMPLE: mean bytes between samples, 0 = all */
+	bool stack_cache;		/* HOTALLOC_STACK_CACHE */
 	char out[1024];			/* HOTALLOC_OUT, absolute pattern */
 };
 extern struct ha_options ha__opt;
@@ -98,6 +99,7 @@ struct ha_rec {
 	/* uint64_t frames[nframes] follow (allocations), or the mark name */
 };
 #define HA_RK_PAD 0xff
+#define HA_RK_TOKEN 0x40		/* kind flag: the last word is a stack-cache token */
 #define HA_REC_FREE_WORDS 3		/* words, kind, tid, ts, addr */
 
 struct ha_ring {
@@ -122,6 +124,9 @@ struct ha_ring {
 					 * writer retires the ring once the thread is gone */
 	uint64_t checked_ns;		/* writer-owned: when the owner was last looked for */
 	_Atomic int stalled;		/* the owner gave up waiting for room; cleared by the writer */
+	struct ha_scache *scache;	/* the owner's stack cache (unwind.c), kept across owners */
+	int scache_stale;		/* a new owner: the cache must be emptied first */
+	uint32_t *tokmap;		/* writer-owned: stack-cache token -> stack id */
 };
 
 enum { HA_RING_FREE, HA_RING_ACTIVE, HA_RING_RETIRED };
@@ -236,9 +241,21 @@ static inline bool ha__sample_skip(uint64_t bytes)
 extern _Atomic uint64_t ha__sample_untracked;
 
 /* ---- unwind.c ---- */
+struct ha_scache;
 /* Fills frames with the caller's return addresses, innermost first, without
- * hotalloc's own frames.  Returns the count (0..max).  Hook context only. */
-unsigned ha__capture(uint64_t *frames, unsigned max);
+ * hotalloc's own frames.  Returns the count (0..max).  Hook context only;
+ * c is the calling thread's stack cache, or NULL for plain libunwind. */
+#define HA_SCACHE_NODES 4096
+/* *token: 0, or the cache's name for this stack (1..HA_SCACHE_NODES).  A
+ * token the writer already knows comes with no frames (the count is 0). */
+unsigned ha__capture(struct ha_scache *c, uint64_t *frames, unsigned max, uint32_t *token);
+/* The record carrying token's frames was pushed: later ones may omit them. */
+void ha__scache_announced(struct ha_scache *c, uint32_t token);
+/* A stack cache for stacks of up to depth frames (mmap); NULL on failure. */
+struct ha_scache *ha__scache_new(unsigned depth);
+/* Forgets every cached stack (the ring has a new owner thread). */
+void ha__scache_clear(struct ha_scache *c);
+extern uint64_t ha__scache_hits, ha__scache_misses;
 
 /* ---- writer.c ---- */
 /* Starts the writer thread and the trace file; idempotent. 0 or -errno. */

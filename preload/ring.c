@@ -84,6 +84,7 @@ struct ha_ring *ha__ring_acquire(uint32_t tid)
 		r->size = size;
 	}
 	r->owner_tid = tid;
+	r->scache_stale = 1;
 	r->lost = 0;
 	atomic_store(&r->stalled, 0);
 	r->checked_ns = ha__now();
@@ -181,6 +182,7 @@ void ha__rings_reset_child(void)
 		r->tail_cache = atomic_load(&r->head);
 		atomic_store(&r->inflight, 0);
 		r->lost_seen = r->lost = 0;
+		r->tokmap = NULL;	/* the writer's arena and stack ids start again */
 		ha__ring_recycle(r);
 	}
 }

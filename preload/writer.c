@@ -429,6 +429,7 @@ static int encode_ring(struct ha_ring *r, uint64_t tail, uint64_t head)
 		const uint64_t *frames = (const uint64_t *)(rec + 1);
 		uint64_t ts, pre = 0;
 		uint32_t sid = 0;
+		uint8_t kind;
 		uint8_t *p;
 
 		if (!rec->words || tail + rec->words * 8u > head)
@@ -436,16 +437,33 @@ static int encode_ring(struct ha_ring *r, uint64_t tail, uint64_t head)
 		tail += rec->words * 8u;
 		if (rec->kind == HA_RK_PAD)
 			continue;
-		if (rec->kind >= HA_EV_NKINDS)
+		kind = rec->kind & (uint8_t)~HA_RK_TOKEN;
+		if (kind >= HA_EV_NKINDS)
 			return -EPROTO;
 		ts = rec->ts > ha__start_ns ? rec->ts - ha__start_ns : 0;
-		if (rec->kind == HA_EV_REALLOC || rec->kind == HA_EV_REALLOCARRAY) {
+		if (kind == HA_EV_REALLOC || kind == HA_EV_REALLOCARRAY) {
 			uint64_t t0 = frames[rec->nframes];
 			pre = rec->ts > t0 ? rec->ts - t0 : 0;
 		}
-		if (rec->kind != HA_EV_FREE && rec->kind != HA_EV_MARK)
+		if (rec->kind & HA_RK_TOKEN) {
+			/* A stack the thread's stack cache named: its frames come
+			 * once, then the token alone (the ring keeps the order). */
+			uint64_t tok = ((const uint64_t *)rec)[rec->words - 1];
+
+			if (!r->tokmap && (r->tokmap = ha__arena_alloc((HA_SCACHE_NODES + 1) * sizeof(uint32_t))))
+				memset(r->tokmap, 0, (HA_SCACHE_NODES + 1) * sizeof(uint32_t));
+			if (tok > HA_SCACHE_NODES || !r->tokmap)
+				sid = stack_id(frames, rec->nframes);
+			else if (rec->nframes)
+				sid = r->tokmap[tok] = stack_id(frames, rec->nframes);
+			else
+				sid = r->tokmap[tok];
+			if (sid > W.next_stack)
+				sid = 0;
+		} else if (kind != HA_EV_FREE && kind != HA_EV_MARK) {
 			sid = stack_id(frames, rec->nframes);
-		if (buf_reserve(&W.events, 16 + 8 * HA_VARINT_MAX + (rec->kind == HA_EV_MARK ? rec->addr : 0)) < 0)
+		}
+		if (buf_reserve(&W.events, 16 + 8 * HA_VARINT_MAX + (kind == HA_EV_MARK ? rec->addr : 0)) < 0)
 			return -ENOMEM;
 		p = W.events.p + W.events.len;
 		if (!in_batch || rec->tid != tid || count == 0xfffffff) {
@@ -463,11 +481,11 @@ static int encode_ring(struct ha_ring *r, uint64_t tail, uint64_t head)
 			prev_addr = 0;
 		}
 		count++;
-		*p++ = rec->kind;
+		*p++ = kind;
 		p = ha_put_varint(p, ts >= prev_ts ? ts - prev_ts : 0);
 		if (ts > prev_ts)
 			prev_ts = ts;
-		if (rec->kind == HA_EV_MARK) {
+		if (kind == HA_EV_MARK) {
 			p = put_str(p, (const char *)rec + HA_REC_FREE_WORDS * 8, rec->addr);
 			W.events.len = (size_t)(p - W.events.p);
 			W.events_written++;
@@ -475,7 +493,7 @@ static int encode_ring(struct ha_ring *r, uint64_t tail, uint64_t head)
 		}
 		p = ha_put_varint(p, ha_zigzag((int64_t)(rec->addr - prev_addr)));
 		prev_addr = rec->addr;
-		switch (rec->kind) {
+		switch (kind) {
 		case HA_EV_FREE:
 			break;
 		case HA_EV_MALLOC:
