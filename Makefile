@@ -105,7 +105,8 @@ test:
 
 # Speed against the untraced program and heaptrack; see scripts/bench.sh
 # (BENCH_RUNS, BENCH_SCALE, BENCH_HEAPTRACK=none).
-bench: deps
+bench:
+	@scripts/install-deps --bench
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	scripts/bench.sh $(BUILD)
 

@@ -245,7 +245,7 @@ struct ha_scache;
 /* Fills frames with the caller's return addresses, innermost first, without
  * hotalloc's own frames.  Returns the count (0..max).  Hook context only;
  * c is the calling thread's stack cache, or NULL for plain libunwind. */
-#define HA_SCACHE_NODES 4096
+#define HA_SCACHE_NODES 16384
 /* *token: 0, or the cache's name for this stack (1..HA_SCACHE_NODES).  A
  * token the writer already knows comes with no frames (the count is 0). */
 unsigned ha__capture(struct ha_scache *c, uint64_t *frames, unsigned max, uint32_t *token);

@@ -34,7 +34,10 @@
  * the shim, this function.  A few spare slots cover them. */
 #define OWN_FRAMES_MAX 8
 #define ROOT_BUCKETS 256
-#define CACHE_NODES HA_SCACHE_NODES	/* per thread: 320 KiB */
+#define CACHE_NODES HA_SCACHE_NODES	/* per thread: 1.25 MiB (touched as used) */
+#define WINDOW 4096			/* captures per look at the miss rate */
+#define PLAIN_SPELL (1u << 16)		/* captures done plain after a bad window */
+#define SEEN_BITS (1u << 16)		/* stacks seen once, by hash */
 #define FLAT_SETS 16			/* flat paths: sets by frame-0 node */
 #define FLAT_WAYS 4			/* paths kept per set */
 #define FLATS (FLAT_SETS * FLAT_WAYS)
@@ -69,6 +72,10 @@ struct ha_scache {
 	uint32_t nnodes, depth;
 	uint32_t gen;			/* clears so far: a flat path of another is stale */
 	uint64_t clock;			/* captures, for the flat paths' replacement */
+	uint32_t win, win_misses;	/* this window's captures and misses */
+	uint32_t plain_left;		/* captures left to do with plain libunwind */
+	uint64_t seen[SEEN_BITS / 64];	/* stacks met once and not cached (a stack is
+					 * cached at its second sighting) */
 	size_t flat_size;
 	struct node nodes[CACHE_NODES + 1];	/* [0] unused */
 	unsigned char flats[];		/* FLATS x flat_size */
@@ -118,6 +125,7 @@ struct ha_scache *ha__scache_new(unsigned depth)
 void ha__scache_clear(struct ha_scache *c)
 {
 	memset(c->root, 0, sizeof(c->root));
+	memset(c->seen, 0, sizeof(c->seen));
 	c->nnodes = 0;
 	c->gen++;
 }
@@ -289,6 +297,29 @@ out:
 	return n;
 }
 
+/* A stack the cache does not hold.  libunwind's backtrace is much cheaper
+ * than its cursor, which the cache needs to learn where the slots are; so a
+ * stack is only learnt the second time it is met (many stacks of a compiler,
+ * say, are met once). */
+static unsigned miss(struct ha_scache *c, uint32_t *link, uint64_t *frames, uint32_t *path, unsigned d,
+		     unsigned max, uint64_t pc, uint64_t slot, uint64_t rbp_loc, uint32_t *token)
+{
+	unsigned n = capture_plain(frames, max);
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+	uint64_t bit;
+
+	ha__scache_misses++;
+	c->win_misses++;
+	for (unsigned i = 0; i < n; i++)
+		h = (h ^ frames[i]) * 0xff51afd7ed558ccdull;
+	bit = (h ^ (h >> 29)) % SEEN_BITS;
+	if (!(c->seen[bit / 64] & (1ull << (bit % 64)))) {
+		c->seen[bit / 64] |= 1ull << (bit % 64);
+		return n;
+	}
+	return unwind_from(c, link, frames, path, d, max, pc, slot, rbp_loc, token);
+}
+
 unsigned ha__capture(struct ha_scache *c, uint64_t *frames, unsigned max, uint32_t *token)
 {
 	uint64_t *fp = __builtin_frame_address(0);
@@ -304,6 +335,19 @@ unsigned ha__capture(struct ha_scache *c, uint64_t *frames, unsigned max, uint32
 		return 0;
 	if (!c || c->depth < max)
 		return capture_plain(frames, max);
+	/* A miss unwinds frame by frame with libunwind's cursor, which is much
+	 * slower than its backtrace when the program's stacks keep changing (a
+	 * compiler): a thread that misses often does without the cache for a
+	 * while. */
+	if (ha_unlikely(c->plain_left)) {
+		c->plain_left--;
+		return capture_plain(frames, max);
+	}
+	if (ha_unlikely(++c->win == WINDOW)) {
+		if (c->win_misses > WINDOW / 8)
+			c->plain_left = PLAIN_SPELL;
+		c->win = c->win_misses = 0;
+	}
 	/* Up our own frame pointers to the shim's frame: the first whose
 	 * return address is outside libhotalloc. */
 	for (int i = 0; fp[1] >= ha__self_lo && fp[1] < ha__self_hi; i++) {
@@ -322,10 +366,8 @@ unsigned ha__capture(struct ha_scache *c, uint64_t *frames, unsigned max, uint32
 		if (nd->slot == slot && nd->pc == v && rbp_ok(nd))
 			break;
 	}
-	if (!idx) {
-		ha__scache_misses++;
-		return unwind_from(c, link, frames, path, 0, max, v, slot, rbp_loc, token);
-	}
+	if (!idx)
+		return miss(c, link, frames, path, 0, max, v, slot, rbp_loc, token);
 	/* The flat copies of the latest paths from this frame 0. */
 	c->clock++;
 	for (unsigned w = 0; w < FLAT_WAYS; w++) {
@@ -352,7 +394,8 @@ unsigned ha__capture(struct ha_scache *c, uint64_t *frames, unsigned max, uint32
 		if (!nd->next_slot) {
 			/* This frame's extent is not pinned: its callers afresh. */
 			ha__scache_misses++;
-			return unwind_from(c, NULL, frames, path, n - 1, max, nd->pc, slot, rbp_loc, token);
+			c->win_misses++;
+			return capture_plain(frames, max);
 		}
 		slot = nd->next_slot;
 		rbp_loc = nd->next_rbp_loc;
@@ -365,10 +408,8 @@ unsigned ha__capture(struct ha_scache *c, uint64_t *frames, unsigned max, uint32
 			for (idx = *link; idx; idx = c->nodes[idx].sibling)
 				if (c->nodes[idx].pc == v && rbp_ok(&c->nodes[idx]))
 					break;
-			if (!idx) {
-				ha__scache_misses++;
-				return unwind_from(c, link, frames, path, n, max, v, slot, rbp_loc, token);
-			}
+			if (!idx)
+				return miss(c, link, frames, path, n, max, v, slot, rbp_loc, token);
 			nd->hint = idx;
 			nd->hint_pc = v;
 		}

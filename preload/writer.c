@@ -22,6 +22,18 @@
 #define uthash_free(ptr, sz) ha__arena_free(ptr)
 #define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(obj) (W.oom = 1)
+/* Stacks are whole 8-byte words: a multiply-xor per word, not uthash's
+ * byte-at-a-time default (a 64-frame stack is 512 bytes). */
+#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = words_hash((const uint64_t *)(keyptr), (keylen) / 8))
+static inline unsigned words_hash(const uint64_t *w, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return (unsigned)h;
+}
 #include <uthash.h>
 
 #define CHUNK_TARGET (1u << 20)		/* flush once a chunk's raw payload reaches this */
