@@ -138,9 +138,15 @@ __attribute__((destructor)) static void ha_destructor(void)
 
 	ha__tls.busy = 2;
 	ha__writer_finish(HA_END_EXIT);
-	if (ha__getenv("HOTALLOC_DEBUG_SCACHE"))
-		ha__log("debug", "stack cache: %llu hits, %llu misses", (unsigned long long)ha__scache_hits,
-			(unsigned long long)ha__scache_misses);
+	if (ha__getenv("HOTALLOC_DEBUG_SCACHE")) {
+		uint64_t hits = 0, misses = 0;
+
+		for (uint32_t i = 0; i < atomic_load(&ha__rings_used) && i < HA_MAX_RINGS; i++)
+			if (ha__rings[i].scache)
+				ha__scache_counts(ha__rings[i].scache, &hits, &misses);
+		ha__log("debug", "stack cache: %llu hits, %llu misses", (unsigned long long)hits,
+			(unsigned long long)misses);
+	}
 	ha__tls.busy = 0;
 	errno = saved;
 }

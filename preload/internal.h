@@ -255,7 +255,8 @@ void ha__scache_announced(struct ha_scache *c, uint32_t token);
 struct ha_scache *ha__scache_new(unsigned depth);
 /* Forgets every cached stack (the ring has a new owner thread). */
 void ha__scache_clear(struct ha_scache *c);
-extern uint64_t ha__scache_hits, ha__scache_misses;
+/* Adds c's hits and misses (for HOTALLOC_DEBUG_SCACHE; racy reads). */
+void ha__scache_counts(const struct ha_scache *c, uint64_t *hits, uint64_t *misses);
 
 /* ---- writer.c ---- */
 /* Starts the writer thread and the trace file; idempotent. 0 or -errno. */

@@ -73,6 +73,7 @@ struct ha_scache {
 	uint32_t gen;			/* clears so far: a flat path of another is stale */
 	uint64_t clock;			/* captures, for the flat paths' replacement */
 	uint32_t win, win_misses;	/* this window's captures and misses */
+	uint64_t hits, misses;		/* for HOTALLOC_DEBUG_SCACHE */
 	uint32_t plain_left;		/* captures left to do with plain libunwind */
 	uint64_t seen[SEEN_BITS / 64];	/* stacks met once and not cached (a stack is
 					 * cached at its second sighting) */
@@ -81,8 +82,11 @@ struct ha_scache {
 	unsigned char flats[];		/* FLATS x flat_size */
 };
 
-/* Counters for tests and tuning (racy, never part of a trace). */
-uint64_t ha__scache_hits, ha__scache_misses;
+void ha__scache_counts(const struct ha_scache *c, uint64_t *hits, uint64_t *misses)
+{
+	*hits += c->hits;
+	*misses += c->misses;
+}
 
 __attribute__((constructor(101))) static void unwind_setup(void)
 {
@@ -308,7 +312,7 @@ static unsigned miss(struct ha_scache *c, uint32_t *link, uint64_t *frames, uint
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
 	uint64_t bit;
 
-	ha__scache_misses++;
+	c->misses++;
 	c->win_misses++;
 	for (unsigned i = 0; i < n; i++)
 		h = (h ^ frames[i]) * 0xff51afd7ed558ccdull;
@@ -373,7 +377,7 @@ unsigned ha__capture(struct ha_scache *c, uint64_t *frames, unsigned max, uint32
 	for (unsigned w = 0; w < FLAT_WAYS; w++) {
 		f = flat_of(c, idx, w);
 		if (f->root == idx && f->gen == c->gen && f->n <= max && flat_ok(c, f)) {
-			ha__scache_hits++;
+			c->hits++;
 			f->used = c->clock;
 			*token = f->token;
 			if (c->nodes[f->token].announced)
@@ -386,14 +390,14 @@ unsigned ha__capture(struct ha_scache *c, uint64_t *frames, unsigned max, uint32
 	for (;;) {
 		frames[n++] = nd->pc;
 		if (nd->end || n == max) {
-			ha__scache_hits++;
+			c->hits++;
 			*token = (uint32_t)(nd - c->nodes);
 			flatten(c, path, n, *token);
 			return nd->announced ? 0 : n;
 		}
 		if (!nd->next_slot) {
 			/* This frame's extent is not pinned: its callers afresh. */
-			ha__scache_misses++;
+			c->misses++;
 			c->win_misses++;
 			return capture_plain(frames, max);
 		}
