@@ -2,7 +2,7 @@
 /* churn: one thread makes N malloc/free pairs of small blocks, each from one of four
  * call sites at the end of a call chain 16 frames deep (main included).
  *
- * Usage: churn [pairs=10000000]   (a benchmark workload for `make bench`)
+ * Usage: churn [pairs=20000000]   (a benchmark workload for `make bench`)
  *
  * Pair i (0 <= i < N) descends main -> level1 -> ... -> level14 -> site(i % 4), which
  * mallocs a block of 8 to 519 bytes (drawn from a splitmix64 stream with a fixed seed),
@@ -99,7 +99,7 @@ LEVEL(1, level2)
 
 int main(int argc, char **argv)
 {
-	uint64_t n = bench_arg("churn", argc, argv, 1, 10000000, 0, UINT64_MAX / 2);
+	uint64_t n = bench_arg("churn", argc, argv, 1, 20000000, 0, UINT64_MAX / 2);
 	uint64_t seed = 0x63687572; /* "chur" */
 	uint64_t sum = 0;
 

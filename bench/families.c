@@ -2,7 +2,7 @@
 /* families: one thread calls every member of the malloc family but valloc/pvalloc:
  * realloc growth chains, calloc, aligned_alloc, posix_memalign and memalign.
  *
- * Usage: families [rounds=500000]   (a benchmark workload for `make bench`)
+ * Usage: families [rounds=1037500]   (a benchmark workload for `make bench`)
  *
  * Each of the R rounds makes 16 calls, with sizes from a splitmix64 stream (fixed seed):
  *   - a growth chain: realloc(NULL, s), then six reallocs that each double the block
@@ -81,7 +81,7 @@ BENCH_FRAME static void old_aligned(uint64_t r)
 
 int main(int argc, char **argv)
 {
-	uint64_t rounds = bench_arg("families", argc, argv, 1, 500000, 0, UINT64_MAX / 16);
+	uint64_t rounds = bench_arg("families", argc, argv, 1, 1037500, 0, UINT64_MAX / 16);
 	uint64_t seed = 0x66616d69; /* "fami" */
 
 	for (uint64_t i = 0; i < rounds; i++) {

@@ -2,7 +2,7 @@
 /* recurse: one thread recurses 48 levels deep and allocates at the bottom, along K
  * distinct paths, so the tracer sees deep stacks of which exactly K are distinct.
  *
- * Usage: recurse [stacks=4] [descents=600000]   (a benchmark workload for `make bench`;
+ * Usage: recurse [stacks=4] [descents=2400000]   (a benchmark workload for `make bench`;
  *        stacks from 1 to 1048576)
  *
  * Descent i (0 <= i < N) takes path k = i % K: main calls down_a(level 0), and each
@@ -62,7 +62,7 @@ BENCH_FRAME static uint64_t down_b(unsigned level, uint64_t path, uint64_t r)
 int main(int argc, char **argv)
 {
 	uint64_t k = bench_arg("recurse", argc, argv, 1, 4, 1, 1u << 20);
-	uint64_t n = bench_arg("recurse", argc, argv, 2, 600000, 0, UINT64_MAX / 2);
+	uint64_t n = bench_arg("recurse", argc, argv, 2, 2400000, 0, UINT64_MAX / 2);
 	uint64_t seed = 0x72656375; /* "recu" */
 	uint64_t sum = 0;
 

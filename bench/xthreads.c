@@ -2,7 +2,7 @@
 /* xthreads: T threads allocate blocks and hand them, through fixed arrays of atomic
  * slots, to the next thread, which frees them: every free is a cross-thread free.
  *
- * Usage: xthreads [threads=2] [blocks=2400000]   (a benchmark workload for `make bench`;
+ * Usage: xthreads [threads=2] [blocks=12000000]   (a benchmark workload for `make bench`;
  *        threads from 2 to 64)
  *
  * Thread t allocates B / T blocks (one more when t < B % T) of 16 to 527 bytes (a
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 	uint64_t blocks, most;
 
 	nthreads = (unsigned)bench_arg("xthreads", argc, argv, 1, 2, 2, MAX_THREADS);
-	blocks = bench_arg("xthreads", argc, argv, 2, 2400000, 0, UINT64_MAX / 2);
+	blocks = bench_arg("xthreads", argc, argv, 2, 12000000, 0, UINT64_MAX / 2);
 	most = blocks / nthreads + (blocks % nthreads != 0);
 	/* The phases that allocate, then one that only frees. */
 	nphases = (most + SLOTS - 1) / SLOTS + 1;

@@ -3,13 +3,13 @@
 # PYTHONMALLOC=malloc so that every object goes through malloc, and PYTHONHASHSEED=0 so
 # that every run makes the same calls.
 #
-# Usage: python3 dictstr.py [rounds=40]   (a benchmark workload, not a test)
+# Usage: python3 dictstr.py [rounds=73]   (a benchmark workload, not a test)
 #
 # Each round builds a dict of 2000 formatted keys to lists and small dicts, joins, splits
 # and re-keys it, counts words with a dict, sorts and looks up its keys, then drops it all.
 import sys
 
-rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 73
 total = 0
 for r in range(rounds):
     table = {}
