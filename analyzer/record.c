@@ -160,9 +160,13 @@ int ha_cmd_record(int argc, char **argv)
 			setenv("HOTALLOC_DEPTH", argv[i], 1);
 		} else if (!strcmp(argv[i], "--sample") && i + 1 < argc) {
 			char *end, buf[32];
-			unsigned long long b = strtoull(argv[++i], &end, 10);
+			unsigned long long b;
 
-			if (!strcmp(end, "KiB") || !strcmp(end, "K"))
+			errno = 0;
+			b = strtoull(argv[++i], &end, 10);
+			if (errno || b > (1ull << 30))
+				b = 0;
+			else if (!strcmp(end, "KiB") || !strcmp(end, "K"))
 				b <<= 10;
 			else if (!strcmp(end, "MiB") || !strcmp(end, "M"))
 				b <<= 20;
@@ -173,6 +177,8 @@ int ha_cmd_record(int argc, char **argv)
 				       argv[i]);
 			snprintf(buf, sizeof(buf), "%llu", b);
 			setenv("HOTALLOC_SAMPLE", buf, 1);
+		} else if (!strcmp(argv[i], "--sample") || !strcmp(argv[i], "--depth") || !strcmp(argv[i], "-o")) {
+			ha_die("record: %s needs a value; see 'hotalloc record --help'", argv[i]);
 		} else if (!strcmp(argv[i], "--no-follow")) {
 			setenv("HOTALLOC_FOLLOW", "0", 1);
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {

@@ -184,8 +184,10 @@ static void on_mark(struct ha_replay *r, const struct ha_pend *p)
  * it stands for 1/p of them (not sample_bytes / s, which overcounts blocks
  * near or above the rate).  1/p is rounded down or up at random, the chance
  * of up being its fraction, so the mean is exact; the random number is a hash
- * of the block, so a replay is reproducible. */
-static uint32_t weight_of(const struct ha_replay *r, uint64_t size, uint64_t addr, uint64_t ts)
+ * of the allocation's stack, size and number in the replay, none of which
+ * moves with address-space randomization: two runs of a deterministic
+ * program give the same estimates.  The block stores its weight. */
+static uint32_t weight_of(const struct ha_replay *r, uint64_t size, uint64_t stack, uint64_t serial)
 {
 	double w, k;
 	uint64_t h;
@@ -194,7 +196,8 @@ static uint32_t weight_of(const struct ha_replay *r, uint64_t size, uint64_t add
 		return 1;
 	w = -1.0 / expm1(-(double)size / (double)r->sample_bytes);
 	k = floor(w);
-	h = (addr ^ (ts * 0x9e3779b97f4a7c15ull)) + 0x632be59bd9b4e019ull;
+	h = (serial * 0x9e3779b97f4a7c15ull) ^ (stack << 40) ^ size;
+	h += 0x632be59bd9b4e019ull;
 	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
 	h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
 	h ^= h >> 31;
@@ -261,7 +264,7 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 		if (cur) {
 			old = *cur;
 			have_old = true;
-			w = weight_of(r, p->size, p->addr, p->ts);
+			w = weight_of(r, p->size, p->stack, r->serial);
 			t->frees += old.weight;
 			t->live_bytes += w * p->size - (uint64_t)old.weight * old.size;
 			t->live_blocks += w - old.weight;
@@ -307,7 +310,7 @@ alloc:
 		b.tid = p->tid;
 		b.grows = grows;
 		b.in_window = in;
-		w = weight_of(r, p->size, p->addr, p->ts);
+		w = weight_of(r, p->size, p->stack, r->serial);
 		b.weight = (uint32_t)w;
 		ha_addrmap_insert(&r->live, &b);
 		if (!in)

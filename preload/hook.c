@@ -289,6 +289,13 @@ static inline struct ha_scache *stack_cache(struct ha_ring *r)
 	return stack_cache_slow(r);
 }
 
+/* The realloc stamped t0 is pushed or given up: SYNC may pass it again. */
+static inline void pre_done(uint64_t t0)
+{
+	if (t0 > 1 && ha__tls.ring)
+		atomic_store_explicit(&ha__tls.ring->pending_pre, 0, memory_order_seq_cst);
+}
+
 /* Pushes a free of p stamped ts (0: now).  Called between enter and leave. */
 static void push_free(struct ha_tls *t, void *p, uint64_t ts)
 {
@@ -315,29 +322,47 @@ static void push_free(struct ha_tls *t, void *p, uint64_t ts)
 	atomic_store_explicit(&r->inflight, 0, memory_order_release);
 }
 
-/* Sampling: true when this call is recorded.  A realloc whose old block was
- * sampled but whose new one is not is recorded as a free (stamped before
- * the call); one whose old block was not sampled loses its old half. */
-static HA_COLD bool sample_alloc(struct ha_tls *t, int kind, void *ret, uint64_t a, uint64_t size,
-				 void **old, uint64_t *t0)
+/* A free of p stamped ts, from outside the hook (a paused realloc). */
+static void free_at(void *p, uint64_t ts)
+{
+	struct ha_tls *t = &ha__tls;
+	int saved, mode = enter(t);
+
+	if (mode == SKIP)
+		return;
+	saved = errno;
+	push_free(t, p, ts);
+	leave(t, mode, saved);
+}
+
+/* Sampling: decides whether this call is recorded: 0 no, 1 as it is, 2 as
+ * the release of the old block alone (a realloc whose old block was sampled
+ * and whose new one is not: recorded as realloc(old, 0), which keeps the
+ * "before" time apart from the event's own).  A realloc whose old block was
+ * not sampled loses its old half. */
+static HA_COLD int sample_alloc(struct ha_tls *t, int kind, void *ret, uint64_t a, uint64_t size,
+				void **old, uint64_t *t0)
 {
 	uint64_t bytes = size;
 	bool old_kept = false;
 
 	if (kind == HA_EV_CALLOC && __builtin_mul_overflow(a, size, &bytes))
 		bytes = UINT64_MAX;
-	if (*old && (ret || !size))
-		old_kept = ha__sample_take(*old);
+	/* ha__stamp took the old block out of the set if it was sampled. */
+	if (*old && *t0 > 1) {
+		if (ret || !size)
+			old_kept = true;
+		else
+			ha__sample_keep(*old);	/* the call failed: still a sampled block */
+	}
 	if (ret && ha__sample_pick(t, bytes) && ha__sample_keep(ret)) {
 		if (!old_kept) {
 			*old = NULL;
 			*t0 = UINT64_MAX;	/* no release part: "pre" is 0 */
 		}
-		return true;
+		return 1;
 	}
-	if (old_kept)
-		push_free(t, *old, *t0);
-	return false;
+	return old_kept ? 2 : 0;
 }
 
 void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uint64_t t0)
@@ -349,6 +374,7 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	struct ha_rec *rec;
 	uint32_t token = 0;
 	unsigned n = 0, words;
+	bool stackless = false;
 	int saved, mode;
 
 	/* Sampling, most calls: not picked, no old block to look up. */
@@ -366,22 +392,38 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	if (ha_unlikely(atomic_load_explicit(&ha__paused, memory_order_relaxed))) {
 		/* Paused: the new block is not recorded, but the block a realloc
 		 * gave up is, as a free, so it is not taken for a leak. */
-		if (old && (ret || !size))
+		if (!ha__opt.sample && old && (ret || !size))
 			ha__on_free(old);
+		else if (ha__opt.sample && t0 > 1 && (ret || !size))
+			free_at(old, t0);
+		else if (ha__opt.sample && t0 > 1)
+			ha__sample_keep(old);	/* failed: still a sampled block */
+		pre_done(t0);
 		return;
 	}
 	mode = enter(t);
-	if (mode == SKIP)
+	if (mode == SKIP) {
+		pre_done(t0);
 		return;
+	}
 	saved = errno;
-	if (ha_unlikely(ha__opt.sample) && !sample_alloc(t, kind, ret, a, size, &old, &t0))
-		goto out;
+	if (ha_unlikely(ha__opt.sample)) {
+		int how = sample_alloc(t, kind, ret, a, size, &old, &t0);
+
+		if (!how)
+			goto out;
+		if (how == 2) {
+			ret = NULL;
+			size = 0;
+			stackless = true;	/* no stack for a release */
+		}
+	}
 	r = get_ring(t);
 	if (ha_unlikely(!r)) {
 		atomic_fetch_add(&ha__lost_ringless, 1);
 		goto out;
 	}
-	if (ha_likely(mode == NORMAL)) {
+	if (ha_likely(mode == NORMAL && !stackless)) {
 		sc = stack_cache(r);
 		n = ha__capture(sc, frames, ha__opt.depth, &token);
 	}
@@ -391,7 +433,8 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 		r->lost++;
 		goto out;
 	}
-	atomic_store_explicit(&r->inflight, 1, memory_order_relaxed);
+	atomic_store_explicit(&r->inflight, 1, memory_order_seq_cst);
+	pre_done(t0);
 	rec->ts = ha__now();
 	rec->words = (uint16_t)words;
 	rec->kind = (uint8_t)kind;
@@ -412,6 +455,7 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	if (token && n)
 		ha__scache_announced(sc, token);
 out:
+	pre_done(t0);
 	leave(t, mode, saved);
 }
 
@@ -435,13 +479,23 @@ void ha__on_free(void *p)
  * release is ordered before any other thread can receive its address. */
 uint64_t ha__stamp(const void *old)
 {
-	if (ha_unlikely(ha__tls.busy == 2 || atomic_load_explicit(&ha__state, memory_order_relaxed) != HA_ON))
+	uint64_t t;
+
+	if (ha_unlikely(ha__tls.busy == 2 || atomic_load_explicit(&ha__state, memory_order_relaxed) != HA_ON) ||
+	    !old)
 		return 1;
-	/* Sampling: only a sampled old block needs the stamp. */
-	if (ha_unlikely(ha__opt.sample) && !ha__sample_has(old))
+	/* Sampling: only a sampled old block needs the stamp, and it leaves
+	 * the set now, before the real call can hand its address to another
+	 * thread (put back by ha__on_alloc if the call fails). */
+	if (ha_unlikely(ha__opt.sample) && !ha__sample_take(old))
 		return 1;
-	return ha__now();
+	t = ha__now();
+	/* Until the record is pushed, the writer's SYNC must not pass t. */
+	if (ha__tls.ring)
+		atomic_store_explicit(&ha__tls.ring->pending_pre, t, memory_order_seq_cst);
+	return t;
 }
+
 
 void ha__on_mark(const char *name)
 {

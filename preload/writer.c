@@ -553,7 +553,7 @@ static void wait_inflight(struct ha_ring *r)
 /* Drains every ring once.  Returns the number of bytes taken. */
 static uint64_t drain_all(void)
 {
-	uint64_t w = ha__now(), total = 0, lost = 0;
+	uint64_t w = ha__now(), total = 0, lost = 0, sync = w;
 	uint32_t n = atomic_load(&ha__rings_used);
 
 	for (uint32_t i = 0; i < n; i++) {
@@ -576,6 +576,12 @@ static uint64_t drain_all(void)
 			if (syscall(SYS_tgkill, ha__pid, r->owner_tid, 0) < 0 && errno == ESRCH)
 				st = HA_RING_RETIRED;
 		}
+		/* A realloc stamped before w whose record is not pushed yet
+		 * holds the SYNC back (read before the in-flight wait). */
+		uint64_t pre = atomic_load_explicit(&r->pending_pre, memory_order_seq_cst);
+
+		if (pre && pre < sync)
+			sync = pre;
 		wait_inflight(r);
 		head = atomic_load_explicit(&r->head, memory_order_acquire);
 		if (head != tail) {
@@ -602,7 +608,7 @@ static uint64_t drain_all(void)
 	if (lost)
 		emit_varint_record(HA_REC_LOST, lost, 0, 0, 1);
 	if (total)
-		emit_varint_record(HA_REC_SYNC, w - ha__start_ns, 0, 0, 1);
+		emit_varint_record(HA_REC_SYNC, sync > ha__start_ns ? sync - ha__start_ns : 0, 0, 0, 1);
 	return total;
 }
 
