@@ -108,8 +108,8 @@ int ha_cmd_dump(int argc, char **argv)
 	}
 	if (ha_trace_open(&t, argv[1]) < 0)
 		return HA_EXIT_USAGE;
-	printf("header: version %u pid %u ppid %u flags 0x%x\n", t.hdr.version, t.hdr.pid, t.hdr.ppid,
-	       t.hdr.flags);
+	printf("header: version %u pid %u ppid %u flags 0x%x sample_bytes %u\n", t.hdr.version, t.hdr.pid,
+	       t.hdr.ppid, t.hdr.flags, t.hdr.sample_bytes);
 	while ((rc = ha_trace_next(&t, &v)) > 0)
 		printf("-- chunk %" PRIu64 " ends\n", t.chunks - 1);
 	if (rc == 0 && t.truncated)
