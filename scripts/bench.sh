@@ -11,7 +11,7 @@
 # Usage: scripts/bench.sh BUILD_DIR   (`make bench` installs and builds what it needs first)
 #
 #   BENCH_RUNS=5        runs of each variant; the tables show medians
-#   BENCH_ANALYZER_RUNS=3   runs of each analyzer, at most BENCH_RUNS (see the time budget)
+#   BENCH_ANALYZER_RUNS=2   runs of each analyzer, at most BENCH_RUNS (see the time budget)
 #   BENCH_SCALE=1       multiplies every workload's size (0.02 for a smoke run)
 #   BENCH_SAMPLE=524288 HOTALLOC_SAMPLE of the sampled variant: mean bytes between samples
 #   BENCH_HEAPTRACK=heaptrack   the heaptrack command; a name that is not found (none)
@@ -61,9 +61,10 @@
 # other programs busy for its first 10 minutes): the timed runs 11 min 8 s (heaptrack's
 # 6 min 10 s of it, hotalloc's full ones 3 min), the reports that count events and
 # estimate bytes about a minute, the analyzers 47 s.  With another program keeping a
-# core busy throughout it took 16 min 26 s.  To keep a margin the analyzers get 3 runs
-# rather than 5: their medians rest on fewer samples than the tracers', and one slow run
-# moves them more.
+# core busy throughout it took 16 min 26 s, and on a slower day (untraced runs up to 3x
+# slower than usual) 15 min 3 s with the analyzers run 3 times.  To keep a margin the
+# analyzers get 2 runs rather than 5 (the median of 2 is their mean): their figures rest
+# on fewer samples than the tracers', and one slow run moves them more.
 
 set -u
 export LC_ALL=C		# EPOCHREALTIME and printf use the C locale's decimal point
@@ -83,7 +84,7 @@ hotalloc=$build/hotalloc
 root=$(cd "$(dirname "$0")/.." && pwd) || die "cannot find the source tree"
 real=$root/bench/real
 runs=${BENCH_RUNS:-5}
-analyzer_runs=${BENCH_ANALYZER_RUNS:-3}
+analyzer_runs=${BENCH_ANALYZER_RUNS:-2}
 scale=${BENCH_SCALE:-1}
 sample=${BENCH_SAMPLE:-524288}
 heaptrack=${BENCH_HEAPTRACK:-heaptrack}
