@@ -293,7 +293,7 @@ static inline struct ha_scache *stack_cache(struct ha_ring *r)
 static inline void pre_done(uint64_t t0)
 {
 	if (t0 > 1 && ha__tls.ring)
-		atomic_store_explicit(&ha__tls.ring->pending_pre, 0, memory_order_seq_cst);
+		atomic_store_explicit(&ha__tls.ring->pending_pre, 0, memory_order_release);
 }
 
 /* Pushes a free of p stamped ts (0: now).  Called between enter and leave. */
@@ -335,19 +335,26 @@ static void free_at(void *p, uint64_t ts)
 	leave(t, mode, saved);
 }
 
+/* The bytes an allocation call asked for (calloc: nmemb * size, saturated). */
+static inline uint64_t alloc_bytes(int kind, uint64_t a, uint64_t size)
+{
+	uint64_t bytes;
+
+	if (kind == HA_EV_CALLOC && __builtin_mul_overflow(a, size, &bytes))
+		return UINT64_MAX;
+	return kind == HA_EV_CALLOC ? bytes : size;
+}
+
 /* Sampling: decides whether this call is recorded: 0 no, 1 as it is, 2 as
  * the release of the old block alone (a realloc whose old block was sampled
  * and whose new one is not: recorded as realloc(old, 0), which keeps the
  * "before" time apart from the event's own).  A realloc whose old block was
  * not sampled loses its old half. */
-static HA_COLD int sample_alloc(struct ha_tls *t, int kind, void *ret, uint64_t a, uint64_t size,
-				void **old, uint64_t *t0)
+static HA_COLD int sample_alloc(int kind, void *ret, uint64_t a, uint64_t size, void **old,
+				uint64_t *t0)
 {
-	uint64_t bytes = size;
 	bool old_kept = false;
 
-	if (kind == HA_EV_CALLOC && __builtin_mul_overflow(a, size, &bytes))
-		bytes = UINT64_MAX;
 	/* ha__stamp took the old block out of the set if it was sampled. */
 	if (*old && *t0 > 1) {
 		if (ret || !size)
@@ -355,7 +362,7 @@ static HA_COLD int sample_alloc(struct ha_tls *t, int kind, void *ret, uint64_t 
 		else
 			ha__sample_keep(*old);	/* the call failed: still a sampled block */
 	}
-	if (ret && ha__sample_pick(t, bytes) && ha__sample_keep(ret)) {
+	if (ret && ha__sample_pick(alloc_bytes(kind, a, size)) && ha__sample_keep(ret)) {
 		if (!old_kept) {
 			*old = NULL;
 			*t0 = UINT64_MAX;	/* no release part: "pre" is 0 */
@@ -378,17 +385,8 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	int saved, mode;
 
 	/* Sampling, most calls: not picked, no old block to look up. */
-	if (ha_unlikely(ha__opt.sample) && !old) {
-		uint64_t bytes = size;
-
-		if (kind == HA_EV_CALLOC && __builtin_mul_overflow(a, size, &bytes))
-			bytes = UINT64_MAX;
-		if (ha_likely(t->rng && bytes < (uint64_t)INT64_MAX / 2 &&
-			      t->sample_left - (int64_t)bytes > 0)) {
-			t->sample_left -= (int64_t)bytes;
-			return;
-		}
-	}
+	if (ha_unlikely(ha__opt.sample) && !old && ha__sample_skip(alloc_bytes(kind, a, size)))
+		return;
 	if (ha_unlikely(atomic_load_explicit(&ha__paused, memory_order_relaxed))) {
 		/* Paused: the new block is not recorded, but the block a realloc
 		 * gave up is, as a free, so it is not taken for a leak. */
@@ -408,7 +406,7 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	}
 	saved = errno;
 	if (ha_unlikely(ha__opt.sample)) {
-		int how = sample_alloc(t, kind, ret, a, size, &old, &t0);
+		int how = sample_alloc(kind, ret, a, size, &old, &t0);
 
 		if (!how)
 			goto out;
@@ -433,7 +431,9 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 		r->lost++;
 		goto out;
 	}
-	atomic_store_explicit(&r->inflight, 1, memory_order_seq_cst);
+	atomic_store_explicit(&r->inflight, 1, memory_order_relaxed);
+	/* Released after inflight is set: a writer that reads the cleared
+	 * time also sees the push in flight, and waits for it. */
 	pre_done(t0);
 	rec->ts = ha__now();
 	rec->words = (uint16_t)words;
@@ -492,7 +492,7 @@ uint64_t ha__stamp(const void *old)
 	t = ha__now();
 	/* Until the record is pushed, the writer's SYNC must not pass t. */
 	if (ha__tls.ring)
-		atomic_store_explicit(&ha__tls.ring->pending_pre, t, memory_order_seq_cst);
+		atomic_store_explicit(&ha__tls.ring->pending_pre, t, memory_order_release);
 	return t;
 }
 

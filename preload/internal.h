@@ -17,6 +17,16 @@
 #define HA_CACHELINE 64
 #define HA_MAX_DEPTH 256
 
+/* A hash of n 8-byte words (a stack): a multiply-xor per word. */
+static inline uint64_t ha__hash_words(const uint64_t *w, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
+	return h ^ (h >> 33);
+}
+
 /* ---- boot.c: the real allocator and the bootstrap arena ---- */
 struct ha_real {
 	void *(*malloc)(size_t);
@@ -199,16 +209,14 @@ void ha__fault(const char *msg);
 /* ---- sample.c: HOTALLOC_SAMPLE ---- */
 /* Maps the set of sampled blocks; 0 or -1.  Called once, under boot. */
 int ha__sample_init(void);
-/* Counts bytes against the thread's countdown: true when this allocation is
- * the one sampled.  Hook context; lock-free. */
-bool ha__sample_pick(struct ha_tls *t, uint64_t bytes);
+/* Counts bytes against the calling thread's countdown: true when this
+ * allocation is the one sampled.  Hook context; lock-free. */
+bool ha__sample_pick(uint64_t bytes);
 /* Remembers a sampled block; false (and counted) when it cannot be tracked. */
 bool ha__sample_keep(const void *p);
 /* Forgets p if it is a sampled block: true when it was one.  Lock-free,
  * async-signal-safe; one byte load when p was not sampled. */
 bool ha__sample_take(const void *p);
-/* True when p is a sampled block (it stays one). */
-bool ha__sample_has(const void *p);
 /* The set's per-bucket counts, for the inline test below. */
 #define HA_SAMPLE_SET_BITS 16
 extern _Atomic uint8_t ha__sample_occ[1u << HA_SAMPLE_SET_BITS];

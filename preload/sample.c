@@ -72,21 +72,6 @@ bool ha__sample_take(const void *ptr)
 	return false;
 }
 
-bool ha__sample_has(const void *ptr)
-{
-	uint64_t p = (uint64_t)(uintptr_t)ptr;
-	unsigned b = bucket_of(p);
-	const _Atomic uint64_t *s;
-
-	if (ha_likely(atomic_load_explicit(&set_occ[b], memory_order_relaxed) == 0))
-		return false;
-	s = set_slots + (size_t)b * SET_WAYS;
-	for (unsigned i = 0; i < SET_WAYS; i++)
-		if (atomic_load_explicit(&s[i], memory_order_relaxed) == p)
-			return true;
-	return false;
-}
-
 /* xorshift64*: the thread's stream.  Seeded from a counter of threads, so a
  * single-threaded program draws the same sample on every run. */
 static uint64_t next_random(struct ha_tls *t)
@@ -125,11 +110,11 @@ HA_COLD static bool pick_slow(struct ha_tls *t, uint64_t bytes)
 	return true;
 }
 
-bool ha__sample_pick(struct ha_tls *t, uint64_t bytes)
+bool ha__sample_pick(uint64_t bytes)
 {
-	if (ha_likely(t->rng && bytes < (uint64_t)INT64_MAX && (t->sample_left -= (int64_t)bytes) > 0))
+	if (ha__sample_skip(bytes))
 		return false;
-	return pick_slow(t, bytes);
+	return pick_slow(&ha__tls, bytes);
 }
 
 bool ha__sample_keep(const void *p)

@@ -309,14 +309,10 @@ static unsigned miss(struct ha_scache *c, uint32_t *link, uint64_t *frames, uint
 		     unsigned max, uint64_t pc, uint64_t slot, uint64_t rbp_loc, uint32_t *token)
 {
 	unsigned n = capture_plain(frames, max);
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-	uint64_t bit;
+	uint64_t bit = ha__hash_words(frames, n) % SEEN_BITS;
 
 	c->misses++;
 	c->win_misses++;
-	for (unsigned i = 0; i < n; i++)
-		h = (h ^ frames[i]) * 0xff51afd7ed558ccdull;
-	bit = (h ^ (h >> 29)) % SEEN_BITS;
 	if (!(c->seen[bit / 64] & (1ull << (bit % 64)))) {
 		c->seen[bit / 64] |= 1ull << (bit % 64);
 		return n;

@@ -24,16 +24,8 @@
 #define uthash_nonfatal_oom(obj) (W.oom = 1)
 /* Stacks are whole 8-byte words: a multiply-xor per word, not uthash's
  * byte-at-a-time default (a 64-frame stack is 512 bytes). */
-#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = words_hash((const uint64_t *)(keyptr), (keylen) / 8))
-static inline unsigned words_hash(const uint64_t *w, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	return (unsigned)h;
-}
+#define HASH_FUNCTION(keyptr, keylen, hashv) \
+	((hashv) = (unsigned)ha__hash_words((const uint64_t *)(keyptr), (keylen) / 8))
 #include <uthash.h>
 
 #define CHUNK_TARGET (1u << 20)		/* flush once a chunk's raw payload reaches this */
@@ -578,7 +570,7 @@ static uint64_t drain_all(void)
 		}
 		/* A realloc stamped before w whose record is not pushed yet
 		 * holds the SYNC back (read before the in-flight wait). */
-		uint64_t pre = atomic_load_explicit(&r->pending_pre, memory_order_seq_cst);
+		uint64_t pre = atomic_load_explicit(&r->pending_pre, memory_order_acquire);
 
 		if (pre && pre < sync)
 			sync = pre;

@@ -51,25 +51,6 @@ cd "$T" || exit 2
 
 # ---- helpers ----
 
-# One line of a file, for messages.
-oneline() {
-	head -c 400 "$1" 2>/dev/null | tr '\n' '|'
-}
-
-# status NAME WANT OUT CMD...: runs CMD with stdout in OUT.out and stderr in OUT.err
-# and checks its exit status.
-status() {
-	local name=$1 want=$2 out=$3 got
-	shift 3
-	timeout "$TIMEOUT" "$@" >"$out.out" 2>"$out.err"
-	got=$?
-	if [ "$got" = "$want" ]; then
-		ok "$name"
-	else
-		fail "$name: expected exit status $want got $got (stdout: $(oneline "$out.out") stderr: $(oneline "$out.err"))"
-	fi
-}
-
 # has NAME FILE STRING: some line of FILE contains STRING (fixed).
 has() {
 	if grep -qF -- "$3" "$2"; then

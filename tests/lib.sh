@@ -17,6 +17,25 @@ json() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
+# oneline FILE: its start on one line, for messages.
+oneline() {
+	head -c 400 "$1" 2>/dev/null | tr '\n' '|'
+}
+
+# status NAME WANT OUT CMD...: runs CMD (under timeout $TIMEOUT) with stdout in OUT.out
+# and stderr in OUT.err and checks its exit status.
+status() {
+	local name=$1 want=$2 out=$3 got
+	shift 3
+	timeout "$TIMEOUT" "$@" >"$out.out" 2>"$out.err"
+	got=$?
+	if [ "$got" = "$want" ]; then
+		ok "$name"
+	else
+		fail "$name: expected exit status $want got $got (stdout: $(oneline "$out.out") stderr: $(oneline "$out.err"))"
+	fi
+}
+
 finish() {
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]

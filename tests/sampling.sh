@@ -57,7 +57,8 @@ done
 WL_CFLAGS="-O1 -g -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -pthread"
 GRAB=$BUILD/tests/libsampled-grab.so
 for out in "$WL" "$GRAB"; do
-	[ -e "$out" ] && [ ! "$SRC" -nt "$out" ] && [ ! "$ROOT/tests/workloads/workload.h" -nt "$out" ] && continue
+	[ -e "$out" ] && [ ! "$SRC" -nt "$out" ] && [ ! "$ROOT/tests/workloads/workload.h" -nt "$out" ] &&
+		[ ! "$ROOT/tests/workloads/handoff.h" -nt "$out" ] && continue
 	mkdir -p "$BUILD/tests"
 	extra=""
 	[ "$out" = "$GRAB" ] && extra="-DSAMPLED_INTERPOSER -fPIC -shared"
@@ -79,24 +80,6 @@ REALLOC_ARGS="realloc 200 1000 1000"
 GRAB_ARGS="grab 20000"
 
 # ---- helpers ----
-
-oneline() {
-	head -c 400 "$1" 2>/dev/null | tr '\n' '|'
-}
-
-# status NAME WANT OUT CMD...: runs CMD with stdout in OUT.out and stderr in OUT.err
-# and checks its exit status.
-status() {
-	local name=$1 want=$2 out=$3 got
-	shift 3
-	timeout "$TIMEOUT" "$@" >"$out.out" 2>"$out.err"
-	got=$?
-	if [ "$got" = "$want" ]; then
-		ok "$name"
-	else
-		fail "$name: expected exit status $want got $got (stdout: $(oneline "$out.out") stderr: $(oneline "$out.err"))"
-	fi
-}
 
 # one_error NAME OUT PATTERN: OUT.err is exactly one line, matching the ERE PATTERN,
 # and OUT.out is empty.

@@ -21,7 +21,7 @@ WORKLOAD_BINS := $(WL_C_PROGS) $(WL_OUT)/exceptions $(WL_OUT)/libdlalloc.so
 .PHONY: workloads
 workloads: $(WORKLOAD_BINS)
 
-$(WL_C_PROGS): $(WL_OUT)/%: $(WL_SRC)/%.c $(WL_SRC)/workload.h
+$(WL_C_PROGS): $(WL_OUT)/%: $(WL_SRC)/%.c $(WL_SRC)/workload.h $(WL_SRC)/handoff.h
 	@mkdir -p $(@D)
 	$(CC) $(WL_CFLAGS) -o $@ $<
 

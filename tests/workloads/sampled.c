@@ -91,12 +91,12 @@ void *realloc(void *old, size_t size)
 #include <stdlib.h>
 #include <string.h>
 
+#include "handoff.h"
 #include "workload.h"
 
 #define BIG ((size_t)8 << 20)
 #define BATCH 262144
 #define MAX_THREADS 64
-#define RING_SIZE 256		/* a power of two */
 
 static const size_t SIZES[8] = {16, 64, 256, 1024, 2048, 3072, 4096, 4096};
 static void *batch[BATCH];
@@ -210,41 +210,10 @@ static void run_main(uint64_t n, uint64_t k)
 
 /* ---- threads: every block is freed by the next thread ---- */
 
-struct ring {
-	_Alignas(64) atomic_size_t head;	/* next slot to write; producer only */
-	_Alignas(64) atomic_size_t tail;	/* next slot to read; consumer only */
-	_Alignas(64) void *slot[RING_SIZE];
-};
-
 static struct ring rings[MAX_THREADS];
 static unsigned nthreads;
 static uint64_t iterations, nbig;
 static atomic_uint ready;
-
-static int ring_push(struct ring *r, void *p)
-{
-	size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	size_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-
-	if (head - tail == RING_SIZE)
-		return 0;
-	r->slot[head % RING_SIZE] = p;
-	atomic_store_explicit(&r->head, head + 1, memory_order_release);
-	return 1;
-}
-
-static void *ring_pop(struct ring *r)
-{
-	size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-	void *p;
-
-	if (head == tail)
-		return NULL;
-	p = r->slot[tail % RING_SIZE];
-	atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
-	return p;
-}
 
 /* A handed-over block starts with its tag (16 bytes: the smallest size): who made it,
  * whether it is BIG, its number; its size follows from those. */

@@ -20,47 +20,16 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "handoff.h"
 #include "workload.h"
 
 #define MAX_THREADS 64
-#define RING_SIZE 256		/* a power of two */
 
-/* Single producer (thread t), single consumer (thread t+1). */
-struct ring {
-	_Alignas(64) atomic_size_t head;	/* next slot to write; producer only */
-	_Alignas(64) atomic_size_t tail;	/* next slot to read; consumer only */
-	_Alignas(64) void *slot[RING_SIZE];
-};
-
+/* rings[t]: thread t produces, thread t+1 consumes. */
 static struct ring rings[MAX_THREADS];
 static unsigned nthreads;
 static uint64_t iterations;
 static atomic_uint ready;
-
-static int ring_push(struct ring *r, void *p)
-{
-	size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	size_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-
-	if (head - tail == RING_SIZE)
-		return 0;
-	r->slot[head % RING_SIZE] = p;
-	atomic_store_explicit(&r->head, head + 1, memory_order_release);
-	return 1;
-}
-
-static void *ring_pop(struct ring *r)
-{
-	size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-	void *p;
-
-	if (head == tail)
-		return NULL;
-	p = r->slot[tail % RING_SIZE];
-	atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
-	return p;
-}
 
 static void *worker(void *arg)
 {
