@@ -95,8 +95,15 @@ $(BUILD)/unit/ring_stress_asan: tests/unit/ring_stress.c preload/ring.c $(HEADER
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -Wno-missing-prototypes -pthread -o $@ tests/unit/ring_stress.c preload/ring.c
 
+# The analyzer's time ordering against random streams, under ASan + UBSan.
+$(BUILD)/unit/order_check: tests/unit/order_check.c analyzer/order.c analyzer/util.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -Iinclude -O1 -g $(SAN) $(WARN) -o $@ tests/unit/order_check.c \
+		analyzer/order.c analyzer/util.c
+
 test-build: all $(BUILD)/tests/demo $(WORKLOAD_BINS) $(ASAN_BUILD)/hotalloc $(ASAN_BUILD)/libhotalloc.so \
-	$(ASAN_BUILD)/tests/demo $(BUILD)/unit/ring_stress_tsan $(BUILD)/unit/ring_stress_asan
+	$(ASAN_BUILD)/tests/demo $(BUILD)/unit/ring_stress_tsan $(BUILD)/unit/ring_stress_asan \
+	$(BUILD)/unit/order_check
 
 test:
 	@scripts/install-deps --test

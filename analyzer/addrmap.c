@@ -5,12 +5,6 @@
 #include "addrmap.h"
 #include "util.h"
 
-static size_t slot_of(const struct ha_addrmap *m, uint64_t addr)
-{
-	/* Fibonacci hashing, top bits: addresses are 16-byte aligned and clustered. */
-	return (size_t)((addr * 0x9e3779b97f4a7c15ull) >> m->shift);
-}
-
 void ha_addrmap_init(struct ha_addrmap *m)
 {
 	m->mask = 1023;
@@ -27,7 +21,7 @@ void ha_addrmap_free(struct ha_addrmap *m)
 
 struct ha_block *ha_addrmap_find(struct ha_addrmap *m, uint64_t addr)
 {
-	for (size_t i = slot_of(m, addr);; i = (i + 1) & m->mask) {
+	for (size_t i = ha_addrmap_home(m, addr);; i = (i + 1) & m->mask) {
 		if (m->slots[i].addr == addr)
 			return &m->slots[i];
 		if (!m->slots[i].addr)
@@ -37,16 +31,17 @@ struct ha_block *ha_addrmap_find(struct ha_addrmap *m, uint64_t addr)
 
 static void put(struct ha_addrmap *m, const struct ha_block *b)
 {
-	size_t i = slot_of(m, b->addr);
+	size_t i = ha_addrmap_home(m, b->addr);
 
 	while (m->slots[i].addr)
 		i = (i + 1) & m->mask;
 	m->slots[i] = *b;
 }
 
-void ha_addrmap_insert(struct ha_addrmap *m, const struct ha_block *b)
+/* Keeps the table at most half full (linear probing's runs stay short) with
+ * room for one more. */
+static void reserve_one(struct ha_addrmap *m)
 {
-	/* At most half full: linear probing's runs stay short. */
 	if ((m->count + 1) * 2 > m->mask + 1) {
 		struct ha_block *old = m->slots;
 		size_t n = m->mask + 1;
@@ -59,8 +54,30 @@ void ha_addrmap_insert(struct ha_addrmap *m, const struct ha_block *b)
 				put(m, &old[i]);
 		free(old);
 	}
+}
+
+void ha_addrmap_insert(struct ha_addrmap *m, const struct ha_block *b)
+{
+	reserve_one(m);
 	put(m, b);
 	m->count++;
+}
+
+struct ha_block *ha_addrmap_claim(struct ha_addrmap *m, uint64_t addr, int *found)
+{
+	size_t i;
+
+	reserve_one(m);
+	for (i = ha_addrmap_home(m, addr); m->slots[i].addr; i = (i + 1) & m->mask)
+		if (m->slots[i].addr == addr) {
+			*found = 1;
+			return &m->slots[i];
+		}
+	*found = 0;
+	m->count++;
+	memset(&m->slots[i], 0, sizeof(m->slots[i]));
+	m->slots[i].addr = addr;
+	return &m->slots[i];
 }
 
 int ha_addrmap_remove(struct ha_addrmap *m, uint64_t addr, struct ha_block *out)
@@ -76,7 +93,7 @@ int ha_addrmap_remove(struct ha_addrmap *m, uint64_t addr, struct ha_block *out)
 	/* Backward-shift: move later members of the run into the hole when
 	 * their home slot does not lie between the hole and them. */
 	for (j = (i + 1) & m->mask; m->slots[j].addr; j = (j + 1) & m->mask) {
-		size_t home = slot_of(m, m->slots[j].addr);
+		size_t home = ha_addrmap_home(m, m->slots[j].addr);
 
 		if (((j - home) & m->mask) >= ((j - i) & m->mask)) {
 			m->slots[i] = m->slots[j];

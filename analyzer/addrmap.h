@@ -26,12 +26,34 @@ struct ha_addrmap {
 	unsigned shift;		/* 64 - log2(capacity) */
 };
 
+static inline size_t ha_addrmap_home(const struct ha_addrmap *m, uint64_t addr)
+{
+	/* Fibonacci hashing, top bits: addresses are 16-byte aligned and clustered. */
+	return (size_t)((addr * 0x9e3779b97f4a7c15ull) >> m->shift);
+}
+
+/* Asks the cache for addr's home slot: a replay that knows which addresses come
+ * next hides the table's cache misses behind the work in between.  A hint only. */
+static inline void ha_addrmap_prefetch(const struct ha_addrmap *m, uint64_t addr)
+{
+	const char *p = (const char *)&m->slots[ha_addrmap_home(m, addr)];
+
+	/* The block, which may straddle two lines, and the next slot's addr,
+	 * which a remove reads to end its run. */
+	__builtin_prefetch(p);
+	__builtin_prefetch(p + sizeof(struct ha_block) + sizeof(uint64_t) - 1);
+}
+
 void ha_addrmap_init(struct ha_addrmap *m);
 void ha_addrmap_free(struct ha_addrmap *m);
 /* Returns the block at addr, or NULL.  The pointer is valid until the next insert or remove. */
 struct ha_block *ha_addrmap_find(struct ha_addrmap *m, uint64_t addr);
 /* Inserts b (b->addr must not be present). */
 void ha_addrmap_insert(struct ha_addrmap *m, const struct ha_block *b);
+/* The slot for addr, found or claimed in one probe: *found tells which.  A
+ * claimed slot has its addr set and the rest to be filled in by the caller; a
+ * found one still holds the block that was there.  Valid as find's result. */
+struct ha_block *ha_addrmap_claim(struct ha_addrmap *m, uint64_t addr, int *found);
 /* Removes addr; copies the block to *out when out is not NULL.  Returns 1 if it was there. */
 int ha_addrmap_remove(struct ha_addrmap *m, uint64_t addr, struct ha_block *out);
 

@@ -2,8 +2,8 @@
 /* Replay of a trace in time order.  Threads' events arrive in the file in
  * drain order, not time order; a SYNC(W) record promises that every event
  * stamped before W has been written, so at each SYNC the events older than
- * the previous SYNC's W are sorted and applied (one SYNC of slack covers a
- * push racing the drain), and the rest wait. */
+ * the previous SYNC's W are applied in time order (order.h), one SYNC of
+ * slack covering a push racing the drain; the rest wait. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,7 @@ void ha_replay_init(struct ha_replay *r, const char *from, const char *to, const
 	memset(r, 0, sizeof(*r));
 	ha_addrmap_init(&r->live);
 	ha_addrmap_init(&r->moving);
+	ha_order_init(&r->order);
 	r->tot.first_ts = UINT64_MAX;
 	r->from = from;
 	r->to = to;
@@ -66,88 +67,74 @@ void ha_replay_free(struct ha_replay *r)
 	for (size_t i = 0; i < r->nmarks; i++)
 		free(r->marks[i].name);
 	free(r->marks);
-	free(r->pend);
-	free(r->scratch);
-	r->pend = r->scratch = NULL;
+	ha_order_free(&r->order);
 }
 
-static void push(struct ha_replay *r, uint8_t op, const struct ha_event *ev, uint64_t ts, uint64_t addr)
+static void op_init(struct ha_pend *p, unsigned op, const struct ha_event *ev, uint64_t ts, uint64_t addr)
 {
-	struct ha_pend *p;
-
-	if (r->npend == r->cap) {
-		r->cap = r->cap ? 2 * r->cap : 4096;
-		r->pend = xrealloc(r->pend, r->cap * sizeof(*r->pend));
-		free(r->scratch);
-		r->scratch = xmalloc(r->cap * sizeof(*r->scratch));
-	}
-	p = &r->pend[r->npend++];
 	p->ts = ts;
 	p->addr = addr;
-	p->size = ev->size;
-	p->seq = r->seq++;
+	/* Only a failed call (a NOP) can ask for more: address spaces are smaller. */
+	p->bits = (ev->size < HA_PEND_SIZE_MAX ? ev->size : HA_PEND_SIZE_MAX) |
+		  (uint64_t)(op & 7) << HA_PEND_OP_SHIFT |
+		  (uint64_t)(ev->kind & 15) << HA_PEND_KIND_SHIFT;
 	p->stack = ev->stack;
+	/* Two loads, not one wide one the compiler would make of them: the
+	 * reader stored tid and stack apart, and a wide load of two fresh
+	 * stores stalls on store forwarding. */
+	__asm__("" ::: "memory");
 	p->tid = ev->tid;
-	p->op = op;
-	p->kind = ev->kind;
-	p->link = 0;
-	p->call = 0;
 }
 
 void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
 {
 	struct ha_totals *t = &r->tot;
+	struct ha_pend *p;
 
 	if (ev->ts < t->first_ts)
 		t->first_ts = ev->ts;
 	if (ev->ts > t->last_ts)
 		t->last_ts = ev->ts;
+	p = ha_order_reserve(&r->order, ev->tid);
 	switch (ev->kind) {
 	case HA_EV_MARK:
-		push(r, HA_OP_MARK, ev, ev->ts, 0);
-		r->pend[r->npend - 1].stack = mark_id(r, ev->mark, ev->mark_len);
+		op_init(p, HA_OP_MARK, ev, ev->ts, 0);
+		p->stack = mark_id(r, ev->mark, ev->mark_len);
 		break;
 	case HA_EV_FREE:
-		push(r, ev->addr ? HA_OP_FREE : HA_OP_NOP, ev, ev->ts, ev->addr);
+		op_init(p, ev->addr ? HA_OP_FREE : HA_OP_NOP, ev, ev->ts, ev->addr);
 		break;
 	case HA_EV_REALLOC:
 	case HA_EV_REALLOCARRAY:
 		if (ev->addr) {
 			if (!ev->old) {
-				push(r, HA_OP_ALLOC, ev, ev->ts, ev->addr);
+				op_init(p, HA_OP_ALLOC, ev, ev->ts, ev->addr);
 			} else if (ev->old == ev->addr) {
-				push(r, HA_OP_RESIZE, ev, ev->ts, ev->addr);
+				op_init(p, HA_OP_RESIZE, ev, ev->ts, ev->addr);
 			} else {
 				/* The old block was released inside the real call,
-				 * before any other thread could be given its address. */
-				push(r, HA_OP_FREE, ev, ev->pre, ev->old);
-				r->pend[r->npend - 1].link = ev->addr;
-				push(r, HA_OP_ALLOC, ev, ev->ts, ev->addr);
+				 * before any other thread could be given its address:
+				 * two operations. */
+				op_init(p, HA_OP_FREE, ev, ev->pre, ev->old);
+				p->bits |= HA_PEND_LINKED;
+				ha_order_commit(&r->order);
+				p = ha_order_reserve(&r->order, ev->tid);
+				op_init(p, HA_OP_ALLOC, ev, ev->ts, ev->addr);
 			}
 		} else if (ev->old && ev->size == 0) {
-			push(r, HA_OP_FREE, ev, ev->pre, ev->old);	/* glibc's realloc(p, 0) */
+			op_init(p, HA_OP_FREE, ev, ev->pre, ev->old);	/* glibc's realloc(p, 0) */
 		} else {
-			push(r, HA_OP_NOP, ev, ev->ts, 0);		/* failed */
+			op_init(p, HA_OP_NOP, ev, ev->ts, 0);		/* failed */
 		}
 		break;
 	default:
-		push(r, ev->addr ? HA_OP_ALLOC : HA_OP_NOP, ev, ev->ts, ev->addr);
+		op_init(p, ev->addr ? HA_OP_ALLOC : HA_OP_NOP, ev, ev->ts, ev->addr);
 		break;
 	}
 	/* The event's last op counts its call: with a realloc that moved, the
 	 * allocation, which is what the window decides on. */
-	r->pend[r->npend - 1].call = 1;
-}
-
-static int cmp_pend(const void *a, const void *b)
-{
-	const struct ha_pend *x = a, *y = b;
-
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	if (x->op != y->op)	/* at one instant, releases come first */
-		return x->op < y->op ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	p->bits |= HA_PEND_CALL;
+	ha_order_commit(&r->order);
 }
 
 static bool note_peak(struct ha_totals *t, uint64_t ts)
@@ -209,21 +196,25 @@ static uint32_t weight_of(const struct ha_replay *r, uint64_t size, uint64_t sta
 static void apply(struct ha_replay *r, const struct ha_pend *p)
 {
 	struct ha_totals *t = &r->tot;
-	struct ha_block b, old, *cur, moved;
-	bool have_old = false, born = false, peak = false, in = r->window == HA_WIN_IN;
+	struct ha_block old, *cur, moved, *slot = NULL;
+	const struct ha_block *born = NULL;	/* in the live table: valid until the next change */
+	bool have_old = false, peak = false, in = r->window == HA_WIN_IN;
 	uint32_t grows = 0;
 	uint64_t w = 1;		/* the call's weight: its block's */
+	uint64_t link, size = ha_pend_size(p);
+	unsigned kind = ha_pend_kind(p);
+	bool call = p->bits & HA_PEND_CALL;
 
-	switch (p->op) {
+	switch (ha_pend_op(p)) {
 	case HA_OP_MARK:
-		if (p->call && in)
-			t->calls[p->kind]++;
+		if (call && in)
+			t->calls[kind]++;
 		on_mark(r, p);
 		return;
 	case HA_OP_NOP:
-		if (p->call && in) {
-			t->calls[p->kind]++;
-			t->failed += p->kind != HA_EV_FREE;
+		if (call && in) {
+			t->calls[kind]++;
+			t->failed += kind != HA_EV_FREE;
 		}
 		return;
 	case HA_OP_FREE:
@@ -239,11 +230,11 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 				 * figures were settled when it closed. */
 				have_old = false;
 			}
-			if (p->link) {
+			if ((p->bits & HA_PEND_LINKED) && (link = ha_order_peek_addr(&r->order))) {
 				/* The first half of a moving realloc: the new block
 				 * carries this one's history. */
-				old.addr = p->link;
-				ha_addrmap_remove(&r->moving, p->link, NULL);
+				old.addr = link;
+				ha_addrmap_remove(&r->moving, link, NULL);
 				ha_addrmap_insert(&r->moving, &old);
 				old.addr = p->addr;
 			}
@@ -258,159 +249,97 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 			 * the window is born into it, one from the window leaves
 			 * the figures that were settled when it closed. */
 			ha_addrmap_remove(&r->live, p->addr, &old);
-			grows = old.grows + (p->size > old.size);
+			grows = old.grows + (size > old.size);
 			goto alloc;
 		}
 		if (cur) {
 			old = *cur;
 			have_old = true;
-			w = weight_of(r, p->size, p->stack, r->serial);
+			w = weight_of(r, size, p->stack, r->serial);
 			t->frees += old.weight;
-			t->live_bytes += w * p->size - (uint64_t)old.weight * old.size;
+			t->live_bytes += w * size - (uint64_t)old.weight * old.size;
 			t->live_blocks += w - old.weight;
-			if (p->size > cur->size)
+			if (size > cur->size)
 				cur->grows++;
-			cur->size = p->size;
+			cur->size = size;
 			cur->ts = p->ts;
 			cur->serial = ++r->serial;
 			cur->stack = p->stack;
 			cur->tid = p->tid;
 			cur->weight = (uint32_t)w;
-			b = *cur;
-			born = true;
+			born = cur;
 			t->allocations += w;
-			t->bytes_allocated += w * p->size;
+			t->bytes_allocated += w * size;
 			peak = note_peak(t, p->ts);
 			break;
 		}
 		/* The block came from before tracing: treat as a fresh allocation. */
 		/* fall through */
 	case HA_OP_ALLOC:
+		if ((kind == HA_EV_REALLOC || kind == HA_EV_REALLOCARRAY) &&
+		    ha_addrmap_remove(&r->moving, p->addr, &moved))
+			grows = moved.grows + (size > moved.size);
 		{
-			struct ha_block gone;
+			int found;
 
-			if (ha_addrmap_remove(&r->live, p->addr, &gone)) {
+			slot = ha_addrmap_claim(&r->live, p->addr, &found);
+			if (found) {
 				/* Its free was never seen (or arrived out of the window). */
 				t->conflicts++;
-				if (gone.in_window) {
-					t->live_bytes -= (uint64_t)gone.weight * gone.size;
-					t->live_blocks -= gone.weight;
+				if (slot->in_window) {
+					t->live_bytes -= (uint64_t)slot->weight * slot->size;
+					t->live_blocks -= slot->weight;
 				}
 			}
 		}
-		if ((p->kind == HA_EV_REALLOC || p->kind == HA_EV_REALLOCARRAY) &&
-		    ha_addrmap_remove(&r->moving, p->addr, &moved))
-			grows = moved.grows + (p->size > moved.size);
 alloc:
-		b.addr = p->addr;
-		b.size = p->size;
-		b.ts = p->ts;
-		b.serial = ++r->serial;
-		b.stack = p->stack;
-		b.tid = p->tid;
-		b.grows = grows;
-		b.in_window = in;
-		w = weight_of(r, p->size, p->stack, r->serial);
-		b.weight = (uint32_t)w;
-		ha_addrmap_insert(&r->live, &b);
+		if (!slot) {
+			int found;
+
+			slot = ha_addrmap_claim(&r->live, p->addr, &found);
+		}
+		/* Field by field into its slot: a block built on the stack and
+		 * copied would be read back wide before its stores settle. */
+		slot->size = size;
+		slot->ts = p->ts;
+		slot->serial = ++r->serial;
+		slot->stack = p->stack;
+		slot->tid = p->tid;
+		slot->grows = grows;
+		w = weight_of(r, size, p->stack, r->serial);
+		slot->in_window = in;
+		slot->weight = (uint32_t)w;
 		if (!in)
 			break;
-		born = true;
+		born = slot;
 		t->allocations += w;
-		t->bytes_allocated += w * p->size;
-		t->live_bytes += w * p->size;
+		t->bytes_allocated += w * size;
+		t->live_bytes += w * size;
 		t->live_blocks += w;
 		peak = note_peak(t, p->ts);
 		break;
 	}
-	if (p->call && in)
-		t->calls[p->kind] += w;
+	if (call && in)
+		t->calls[kind] += w;
 	if (r->observe)
-		r->observe(r->observe_ctx, p, have_old ? &old : NULL, born ? &b : NULL, peak);
+		r->observe(r->observe_ctx, p, have_old ? &old : NULL, born, peak);
 }
 
-static inline bool before(const struct ha_pend *x, const struct ha_pend *y)
-{
-	if (x->ts != y->ts)
-		return x->ts < y->ts;
-	if (x->op != y->op)
-		return x->op < y->op;
-	return x->seq < y->seq;
-}
+enum { PREFETCH_FROM = 16383 };	/* slots - 1: 768 KiB of table and more */
 
-/* Merges sorted a[0..na) and b[0..nb) into out. */
-static void merge(struct ha_pend *out, const struct ha_pend *a, size_t na, const struct ha_pend *b, size_t nb)
-{
-	size_t i = 0, j = 0, k = 0;
-
-	while (i < na && j < nb)
-		out[k++] = before(&b[j], &a[i]) ? b[j++] : a[i++];
-	if (i < na)
-		memcpy(out + k, a + i, (na - i) * sizeof(*a));
-	if (j < nb)
-		memcpy(out + k + (na - i), b + j, (nb - j) * sizeof(*b));
-}
-
-/* Sorts v[0..n) using tmp[0..n): each thread's batch arrives in order, so
- * the array is a few sorted runs, merged pairwise (O(n log runs)).  Returns
- * whichever of v and tmp holds the result. */
-static struct ha_pend *run_sort(struct ha_pend *v, struct ha_pend *tmp, size_t n)
-{
-	size_t starts[65], nruns = 0, cap = 64;
-
-	starts[nruns++] = 0;
-	for (size_t i = 1; i < n; i++) {
-		if (before(&v[i], &v[i - 1])) {
-			if (nruns == cap) {
-				qsort(v, n, sizeof(*v), cmp_pend);
-				return v;
-			}
-			starts[nruns++] = i;
-		}
-	}
-	while (nruns > 1) {
-		size_t out = 0;
-
-		for (size_t r = 0; r < nruns; r += 2) {
-			size_t lo = starts[r], mid = r + 1 < nruns ? starts[r + 1] : n;
-			size_t hi = r + 2 < nruns ? starts[r + 2] : n;
-
-			merge(tmp + lo, v + lo, mid - lo, v + mid, hi - mid);
-			starts[out++] = lo;
-		}
-		nruns = out;
-		struct ha_pend *t = v;
-		v = tmp;
-		tmp = t;
-	}
-	return v;
-}
-
-/* Applies the pending operations older than limit (all when limit is
- * UINT64_MAX).  What waited from the last time is already sorted; only the
- * new arrivals are sorted, then merged with it. */
+/* Applies the queued operations older than limit (all when limit is UINT64_MAX). */
 static void release(struct ha_replay *r, uint64_t limit)
 {
-	size_t na = r->nsorted, nb = r->npend - na, n = r->npend, i;
-	struct ha_pend *b, *sorted, *t;
+	const struct ha_pend *p;
+	uint64_t ahead;
 
-	if (!n)
-		return;
-	b = r->pend + na;
-	sorted = run_sort(b, r->scratch + na, nb);
-	if (sorted != b)
-		memcpy(b, sorted, nb * sizeof(*b));
-	if (na && nb && before(&b[0], &r->pend[na - 1])) {
-		merge(r->scratch, r->pend, na, b, nb);
-		t = r->pend;
-		r->pend = r->scratch;
-		r->scratch = t;
+	while ((p = ha_order_next(&r->order, limit, &ahead))) {
+		/* The live table outgrows the caches when many blocks are live:
+		 * its misses overlap when asked for well ahead. */
+		if (ahead && r->live.mask >= PREFETCH_FROM)
+			ha_addrmap_prefetch(&r->live, ahead);
+		apply(r, p);
 	}
-	for (i = 0; i < n && r->pend[i].ts < limit; i++)
-		apply(r, &r->pend[i]);
-	if (i && i < n)
-		memmove(r->pend, r->pend + i, (n - i) * sizeof(*r->pend));
-	r->npend = r->nsorted = n - i;
 }
 
 void ha_replay_sync(struct ha_replay *r, uint64_t ts)

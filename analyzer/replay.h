@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "addrmap.h"
+#include "order.h"
 #include "hotalloc/format.h"
 #include "trace.h"
 
@@ -23,19 +24,39 @@ struct ha_totals {
 	uint64_t first_ts, last_ts;
 };
 
-/* One replayed operation, in time order. */
+/* One replayed operation, in time order: 32 bytes, as the replay keeps a
+ * SYNC's worth or two of them queued and reads them back from memory.  The
+ * size and the flags share a word, read through the accessors below (plain
+ * shifts: bit-fields set one at a time stall on store forwarding). */
 struct ha_pend {
 	uint64_t ts;
 	uint64_t addr;
-	uint64_t size;
-	uint64_t seq;
-	uint64_t link;		/* a realloc's release part: the new block's address */
+	uint64_t bits;		/* size (48 bits), op, kind, call, linked */
 	uint32_t stack;
 	uint32_t tid;
-	uint8_t op;		/* HA_OP_* */
-	uint8_t kind;		/* the call's enum ha_event_kind */
-	uint8_t call;		/* this op counts its event's call (one op per event does) */
 };
+#define HA_PEND_SIZE_MAX ((1ull << 48) - 1)	/* no block is larger */
+#define HA_PEND_OP_SHIFT 48			/* HA_OP_*, 3 bits */
+#define HA_PEND_KIND_SHIFT 51			/* the call's enum ha_event_kind, 4 bits */
+#define HA_PEND_CALL (1ull << 55)		/* this op counts its event's call (one per event does) */
+#define HA_PEND_LINKED (1ull << 56)		/* a moving realloc's release part: its block
+						 * goes on at its thread's next op's address */
+
+static inline uint64_t ha_pend_size(const struct ha_pend *p)
+{
+	return p->bits & HA_PEND_SIZE_MAX;
+}
+
+static inline unsigned ha_pend_op(const struct ha_pend *p)
+{
+	return (unsigned)(p->bits >> HA_PEND_OP_SHIFT) & 7;
+}
+
+static inline unsigned ha_pend_kind(const struct ha_pend *p)
+{
+	return (unsigned)(p->bits >> HA_PEND_KIND_SHIFT) & 15;
+}
+
 enum { HA_OP_FREE = 0, HA_OP_RESIZE = 1, HA_OP_ALLOC = 2, HA_OP_NOP = 3, HA_OP_MARK = 4 };
 
 /* A marker name seen in the trace, and the roles --from/--to/--per give it. */
@@ -51,10 +72,7 @@ struct ha_replay {
 	struct ha_totals tot;
 	struct ha_addrmap live;
 	struct ha_addrmap moving;	/* realloc'd blocks between their release and new address */
-	struct ha_pend *pend;		/* [0, nsorted) sorted, [nsorted, npend) arrived since */
-	size_t npend, cap, nsorted;
-	struct ha_pend *scratch;	/* merge buffer, cap entries */
-	uint64_t seq;
+	struct ha_order order;		/* operations waiting for their SYNC */
 	uint64_t prev_sync;
 	uint64_t serial;
 	uint32_t sample_bytes;		/* the trace's HOTALLOC_SAMPLE, 0 = exact; set before events */

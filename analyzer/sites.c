@@ -153,7 +153,7 @@ static void release(struct ha_sites *s, const struct ha_pend *op, const struct h
 		site->life_max = life;
 	bool young = false;
 
-	if (life < s->short_ns && op->op == HA_OP_FREE && !op->link) {
+	if (life < s->short_ns && ha_pend_op(op) == HA_OP_FREE && !(op->bits & HA_PEND_LINKED)) {
 		site->short_lived += w;
 		s->short_lived += w;
 		young = true;
@@ -162,7 +162,7 @@ static void release(struct ha_sites *s, const struct ha_pend *op, const struct h
 		site->cross_thread_frees += w;
 		th->cross_thread_frees += w;
 		s->cross_thread_frees += w;
-	} else if (th->last_serial == b->serial && op->op == HA_OP_FREE && !op->link) {
+	} else if (th->last_serial == b->serial && ha_pend_op(op) == HA_OP_FREE && !(op->bits & HA_PEND_LINKED)) {
 		/* Freed by its thread before that thread allocated anything else. */
 		site->temporary += w;
 		s->temporary += w;
@@ -171,7 +171,7 @@ static void release(struct ha_sites *s, const struct ha_pend *op, const struct h
 	if (young)
 		site->churn += w;
 	/* A block that grew by realloc twice or more, now gone for good. */
-	if (b->grows >= 2 && !op->link && op->op == HA_OP_FREE) {
+	if (b->grows >= 2 && !(op->bits & HA_PEND_LINKED) && ha_pend_op(op) == HA_OP_FREE) {
 		site->chains += w;
 		site->chain_reallocs += w * b->grows;
 		site->chain_final_bytes += w * b->size;

@@ -33,6 +33,7 @@ run() {
 
 run "ring stress (ThreadSanitizer)" "$B/unit/ring_stress_tsan" 4 100000
 run "ring stress (ASan, UBSan)" "$B/unit/ring_stress_asan" 8 100000
+run "time ordering (ASan, UBSan)" "$B/unit/order_check" 400
 run "command line" sh "$D/cli.sh" "$B"
 run "command line, analyzer under ASan and UBSan" sh "$D/cli.sh" "$B/asan"
 [ -x "$D/capture.sh" ] && run "capture" "$D/capture.sh" "$B"

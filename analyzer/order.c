@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-thread queues merged through a heap: see order.h. */
+#include <stdlib.h>
+#include <string.h>
+#include "order.h"
+#include "replay.h"
+#include "util.h"
+
+enum { AHEAD = 8 };	/* how far behind in its queue *ahead looks */
+enum { QUEUE_AHEAD = 16 };	/* and how much further the queue is prefetched */
+
+/* Whether queue a's oldest goes before queue b's. */
+static inline int before(const struct ha_order *o, uint32_t a, uint32_t b)
+{
+	const struct ha_order_queue *qa = &o->q[a], *qb = &o->q[b];
+	const struct ha_pend *x = &qa->v[qa->head], *y = &qb->v[qb->head];
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts;
+	if (ha_pend_op(x) != ha_pend_op(y))
+		return ha_pend_op(x) < ha_pend_op(y);
+	return a < b;
+}
+
+static inline struct ha_pend *at(const struct ha_order_queue *q, size_t i)
+{
+	return &q->v[(q->head + i) & (q->cap - 1)];
+}
+
+void ha_order_init(struct ha_order *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->index_mask = 63;
+	o->index = xcalloc(o->index_mask + 1, sizeof(*o->index));
+	o->last = UINT32_MAX;
+}
+
+void ha_order_free(struct ha_order *o)
+{
+	for (size_t i = 0; i < o->nq; i++)
+		free(o->q[i].v);
+	free(o->q);
+	free(o->index);
+	free(o->heap);
+	memset(o, 0, sizeof(*o));
+}
+
+static size_t home(const struct ha_order *o, uint32_t tid)
+{
+	return (size_t)(((uint64_t)tid * 0x9e3779b97f4a7c15ull) >> 32) & o->index_mask;
+}
+
+static void index_put(struct ha_order *o, uint32_t tid, uint32_t qi)
+{
+	size_t i = home(o, tid);
+
+	while (o->index[i])
+		i = (i + 1) & o->index_mask;
+	o->index[i] = qi + 1;
+}
+
+static uint32_t queue_of(struct ha_order *o, uint32_t tid)
+{
+	size_t i;
+
+	if (o->last < o->nq && o->q[o->last].tid == tid)
+		return o->last;
+	for (i = home(o, tid); o->index[i]; i = (i + 1) & o->index_mask)
+		if (o->q[o->index[i] - 1].tid == tid)
+			return o->last = o->index[i] - 1;
+	if (o->nq == o->capq) {
+		o->capq = o->capq ? 2 * o->capq : 16;
+		o->q = xrealloc(o->q, o->capq * sizeof(*o->q));
+		o->heap = xrealloc(o->heap, o->capq * sizeof(*o->heap));
+	}
+	memset(&o->q[o->nq], 0, sizeof(o->q[o->nq]));
+	o->q[o->nq].tid = tid;
+	if (2 * (o->nq + 1) > o->index_mask + 1) {	/* at most half full */
+		free(o->index);
+		o->index_mask = 2 * o->index_mask + 1;
+		o->index = xcalloc(o->index_mask + 1, sizeof(*o->index));
+		for (size_t k = 0; k < o->nq; k++)
+			index_put(o, o->q[k].tid, (uint32_t)k);
+	}
+	index_put(o, tid, (uint32_t)o->nq);
+	return o->last = (uint32_t)o->nq++;
+}
+
+static void heap_set(struct ha_order *o, size_t pos, uint32_t qi)
+{
+	o->heap[pos] = qi;
+	o->q[qi].heap_pos = (uint32_t)pos + 1;
+}
+
+static void sift_up(struct ha_order *o, size_t pos)
+{
+	uint32_t qi = o->heap[pos];
+
+	while (pos) {
+		size_t parent = (pos - 1) / 2;
+
+		if (!before(o, qi, o->heap[parent]))
+			break;
+		heap_set(o, pos, o->heap[parent]);
+		pos = parent;
+	}
+	heap_set(o, pos, qi);
+}
+
+static void sift_down(struct ha_order *o, size_t pos)
+{
+	uint32_t qi = o->heap[pos];
+
+	for (;;) {
+		size_t c = 2 * pos + 1;
+
+		if (c >= o->nheap)
+			break;
+		if (c + 1 < o->nheap && before(o, o->heap[c + 1], o->heap[c]))
+			c++;
+		if (!before(o, o->heap[c], qi))
+			break;
+		heap_set(o, pos, o->heap[c]);
+		pos = c;
+	}
+	heap_set(o, pos, qi);
+}
+
+static void grow(struct ha_order_queue *q)
+{
+	size_t cap = q->cap ? 2 * q->cap : 16;
+	struct ha_pend *v = xmalloc(cap * sizeof(*v));
+
+	for (size_t i = 0; i < q->len; i++)
+		v[i] = *at(q, i);
+	free(q->v);
+	q->v = v;
+	q->cap = cap;
+	q->head = 0;
+}
+
+/* A queue that ran dry gives its ring back (a thread that is gone would
+ * otherwise keep it for good): on the next call, when the operation returned
+ * from it is no longer in use, if nothing came in since. */
+static void drop_dry(struct ha_order *o)
+{
+	struct ha_order_queue *q = &o->q[o->dry - 1];
+
+	o->dry = 0;
+	if (!q->len) {
+		free(q->v);
+		q->v = NULL;
+		q->cap = 0;
+		q->head = 0;
+	}
+}
+
+struct ha_pend *ha_order_reserve(struct ha_order *o, uint32_t tid)
+{
+	struct ha_order_queue *q;
+
+	if (o->dry)
+		drop_dry(o);
+	o->reserved = queue_of(o, tid);
+	q = &o->q[o->reserved];
+	if (q->len == q->cap)
+		grow(q);
+	return at(q, q->len);
+}
+
+void ha_order_commit(struct ha_order *o)
+{
+	uint32_t qi = o->reserved;
+	struct ha_order_queue *q = &o->q[qi];
+	struct ha_pend *p = at(q, q->len);
+	size_t i = q->len;
+
+	/* Behind its predecessors unless it is older (never in a sound trace
+	 * but for equal times): then among them, in order. */
+	if (i && (at(q, i - 1)->ts > p->ts ||
+		  (at(q, i - 1)->ts == p->ts && ha_pend_op(at(q, i - 1)) > ha_pend_op(p)))) {
+		struct ha_pend tmp = *p;
+
+		for (; i > 0; i--) {
+			struct ha_pend *prev = at(q, i - 1);
+
+			if (prev->ts < tmp.ts || (prev->ts == tmp.ts && ha_pend_op(prev) <= ha_pend_op(&tmp)))
+				break;
+			*at(q, i) = *prev;
+		}
+		*at(q, i) = tmp;
+	}
+	q->len++;
+	o->pending++;
+	if (!q->heap_pos) {
+		o->heap[o->nheap] = qi;
+		sift_up(o, o->nheap++);
+	} else if (i == 0) {
+		sift_up(o, q->heap_pos - 1);	/* its oldest changed */
+	}
+}
+
+const struct ha_pend *ha_order_next(struct ha_order *o, uint64_t limit, uint64_t *ahead)
+{
+	struct ha_order_queue *q;
+	const struct ha_pend *p;
+
+	if (o->dry)
+		drop_dry(o);
+
+	if (!o->nheap)
+		return NULL;
+	o->taken = o->heap[0];
+	q = &o->q[o->taken];
+	p = &q->v[q->head];
+	if (p->ts >= limit)
+		return NULL;
+	q->head = (q->head + 1) & (q->cap - 1);
+	q->len--;
+	o->pending--;
+	*ahead = q->len > AHEAD ? at(q, AHEAD)->addr : 0;
+	/* The queue itself was written a SYNC or two ago and has left the
+	 * caches when many threads are busy: ask for it ahead too. */
+	__builtin_prefetch(at(q, AHEAD + QUEUE_AHEAD));
+	if (q->len) {
+		if (o->nheap > 1)
+			sift_down(o, 0);
+	} else {
+		q->heap_pos = 0;
+		if (--o->nheap) {
+			heap_set(o, 0, o->heap[o->nheap]);
+			sift_down(o, 0);
+		}
+		o->dry = (uint32_t)(q - o->q) + 1;
+	}
+	return p;
+}
+
+uint64_t ha_order_peek_addr(const struct ha_order *o)
+{
+	const struct ha_order_queue *q;
+
+	if (o->taken >= o->nq)
+		return 0;
+	q = &o->q[o->taken];
+	return q->len ? q->v[q->head].addr : 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* Puts the replay's operations back in time order.  Each traced thread's
+ * operations arrive in its own order, which is time order; the threads'
+ * streams are interleaved in drain order.  So each thread gets a queue, and
+ * the queues are merged through a heap on their oldest operation: nothing is
+ * sorted, and an operation is written once, in its queue.
+ *
+ * The order is (ts, op): at one instant releases come before allocations;
+ * then a thread's operations keep their order, and threads are taken in the
+ * order they first appeared.  An operation that arrives out of its thread's
+ * order is put in its place within the queue. */
+#ifndef HOTALLOC_ORDER_H
+#define HOTALLOC_ORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ha_pend;
+
+struct ha_order_queue {
+	struct ha_pend *v;	/* ring of cap (a power of two) operations */
+	size_t head, len, cap;
+	uint32_t tid;
+	uint32_t heap_pos;	/* index in the heap + 1; 0 = not in it */
+};
+
+struct ha_order {
+	struct ha_order_queue *q;	/* one per thread id */
+	size_t nq, capq;
+	uint32_t *index;		/* tid -> queue + 1, open addressing */
+	size_t index_mask;
+	uint32_t *heap;			/* queues with operations, by oldest */
+	size_t nheap;
+	uint32_t last;			/* the queue pushed last (batches are per thread) */
+	size_t pending;			/* operations queued in all */
+	uint32_t dry;			/* a queue that just ran dry, + 1 */
+	uint32_t taken;
+	uint32_t reserved;		/* the queue ha_order_reserve gave room in */			/* the queue ha_order_next took from last */
+};
+
+void ha_order_init(struct ha_order *o);
+void ha_order_free(struct ha_order *o);
+/* Room for one operation of thread tid, to be filled in and then queued by
+ * ha_order_commit before any other call.  Never fails (exits on OOM). */
+struct ha_pend *ha_order_reserve(struct ha_order *o, uint32_t tid);
+void ha_order_commit(struct ha_order *o);
+/* The oldest queued operation if its ts is below limit, else NULL; it is
+ * dequeued, and the pointer stays valid until the next call.  *ahead is set
+ * to the address of an operation some way behind it in its thread's queue
+ * (0 if none), for the caller to prefetch what it will look up then. */
+const struct ha_pend *ha_order_next(struct ha_order *o, uint64_t limit, uint64_t *ahead);
+/* The address of the operation now first in the queue the last one returned
+ * by ha_order_next came from (its thread's next), or 0 if there is none. */
+uint64_t ha_order_peek_addr(const struct ha_order *o);
+
+#endif

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* Checks analyzer/order.c against what the replay needs, on random streams:
+ * threads (some short-lived, so their queues run dry and give their rings back,
+ * some long, so rings grow and wrap) push operations in batches of random
+ * length, in drain order; now and then a "SYNC" takes out everything older
+ * than a limit.  Equal times across threads and out-of-order arrivals within
+ * a thread are frequent.  Every operation must come out exactly once, only
+ * when older than the limit asked for, in (ts, op) order, a thread's equal
+ * (ts, op) operations in their arrival order.  Run under ASan and UBSan by
+ * `make test`.  Usage: order_check [rounds] [seed]; exit 0 when all held. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../../analyzer/order.h"
+#include "../../analyzer/replay.h"
+
+#define MAXT 64
+
+static unsigned long long rng = 88172645463325252ull;
+
+static unsigned long long next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static int fail(const char *what, unsigned long long n)
+{
+	fprintf(stderr, "order_check: %s (operation %llu)\n", what, n);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned rounds = argc > 1 ? (unsigned)atoi(argv[1]) : 200;
+	struct ha_order o;
+	unsigned long long pushed = 0, popped = 0;
+	uint64_t clock[MAXT] = { 0 }, last_ts = 0, floor = 0;
+	unsigned last_op = 0;
+	uint32_t left[MAXT] = { 0 };	/* operations a thread has still to make */
+	uint32_t serial[MAXT] = { 0 };	/* per thread: numbers operations as pushed */
+	uint32_t out_serial[MAXT][8];	/* last serial seen out, per thread and (op) */
+	uint64_t out_ts[MAXT][8];
+
+	if (argc > 2)
+		rng = strtoull(argv[2], NULL, 0) | 1;
+	memset(out_serial, 0, sizeof(out_serial));
+	memset(out_ts, 0, sizeof(out_ts));
+	ha_order_init(&o);
+	for (unsigned r = 0; r < rounds; r++) {
+		uint64_t limit, ahead;
+		const struct ha_pend *p;
+
+		/* Drain: a batch from each of a few threads. */
+		for (unsigned b = (unsigned)(next_rand() % 12); b > 0; b--) {
+			uint32_t t = (uint32_t)(next_rand() % MAXT);
+			unsigned n = (unsigned)(next_rand() % 400);
+
+			if (!left[t])
+				left[t] = next_rand() % 4 ? (uint32_t)(next_rand() % 50) + 1 : 20000;
+			for (unsigned i = 0; i < n && left[t]; i++, left[t]--) {
+				struct ha_pend *q = ha_order_reserve(&o, 1000 + t);
+				uint64_t ts = clock[t] + next_rand() % 3;	/* equal times often */
+				unsigned op = (unsigned)(next_rand() % 5);
+
+				/* Out of order now and then: a little back in time. */
+				if (ts >= floor + 2 && next_rand() % 50 == 0)
+					ts -= 2;
+				clock[t] = ts > clock[t] ? ts : clock[t];
+				memset(q, 0, sizeof(*q));
+				q->ts = ts;
+				q->addr = 0x1000 + 16 * (pushed % 100000);
+				q->bits = (uint64_t)op << HA_PEND_OP_SHIFT;
+				q->tid = 1000 + t;
+				q->stack = ++serial[t];
+				ha_order_commit(&o);
+				pushed++;
+			}
+		}
+		/* SYNC: everything older than a time near the threads' clocks. */
+		limit = r + 1 == rounds ? UINT64_MAX : clock[next_rand() % MAXT];
+		while ((p = ha_order_next(&o, limit, &ahead))) {
+			unsigned t = p->tid - 1000, op = ha_pend_op(p);
+
+			popped++;
+			if (p->ts >= limit)
+				return fail("released at or after the limit", popped);
+			if (p->ts < last_ts || (p->ts == last_ts && op < last_op))
+				return fail("out of (ts, op) order", popped);
+			if (t >= MAXT)
+				return fail("a thread that never pushed", popped);
+			/* A thread's equal (ts, op) operations keep their order. */
+			if (out_ts[t][op] == p->ts && p->stack < out_serial[t][op])
+				return fail("a thread's operations swapped", popped);
+			out_ts[t][op] = p->ts;
+			out_serial[t][op] = p->stack;
+			last_ts = p->ts;
+			last_op = op;
+		}
+		/* Time only moves on: what is left starts later than the limit. */
+		if (limit != UINT64_MAX && limit > floor) {
+			floor = limit;
+			for (unsigned t = 0; t < MAXT; t++)
+				if (clock[t] < limit)
+					clock[t] = limit;
+		}
+	}
+	if (popped != pushed || o.pending)
+		return fail("operations lost or duplicated", popped);
+	ha_order_free(&o);
+	printf("order_check: %llu operations from %u threads in %u rounds, in order\n",
+	       popped, MAXT, rounds);
+	return 0;
+}
