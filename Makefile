@@ -36,7 +36,7 @@ $(BUILD)/analyzer/%.o: analyzer/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -D_GNU_SOURCE $(CFLAGS) $(WARN) -DHA_LIBDIR='"$(PREFIX)/lib/hotalloc"' -c $< -o $@
 
-ANALYZER_LIBS = -ldw -lelf -liberty -ljansson -lzstd -lm
+ANALYZER_LIBS = -ldw -lelf -liberty -ljansson -lzstd -lm -pthread
 $(BIN): $(ANALYZER_OBJ)
 	$(CC) -o $@ $^ $(ANALYZER_LIBS)
 
@@ -101,9 +101,25 @@ $(BUILD)/unit/order_check: tests/unit/order_check.c analyzer/order.c analyzer/ut
 	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -Iinclude -O1 -g $(SAN) $(WARN) -o $@ tests/unit/order_check.c \
 		analyzer/order.c analyzer/util.c
 
+# The analyzer again, under ThreadSanitizer, for its two threads (tests/analyzer_tsan.sh).
+$(BUILD)/tsan/hotalloc: $(ANALYZER_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -O1 -g -fsanitize=thread $(WARN) -o $@ $(ANALYZER_SRC) $(ANALYZER_LIBS)
+
+# The analyzer's channel between its two threads, under ThreadSanitizer and under ASan + UBSan.
+$(BUILD)/unit/pipe_stress_tsan: tests/unit/pipe_stress.c analyzer/pipe.c analyzer/util.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -O1 -g -fsanitize=thread $(WARN) -pthread -o $@ \
+		tests/unit/pipe_stress.c analyzer/pipe.c analyzer/util.c
+$(BUILD)/unit/pipe_stress_asan: tests/unit/pipe_stress.c analyzer/pipe.c analyzer/util.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -O1 -g $(SAN) $(WARN) -pthread -o $@ \
+		tests/unit/pipe_stress.c analyzer/pipe.c analyzer/util.c
+
 test-build: all $(BUILD)/tests/demo $(WORKLOAD_BINS) $(ASAN_BUILD)/hotalloc $(ASAN_BUILD)/libhotalloc.so \
 	$(ASAN_BUILD)/tests/demo $(BUILD)/unit/ring_stress_tsan $(BUILD)/unit/ring_stress_asan \
-	$(BUILD)/unit/order_check
+	$(BUILD)/unit/order_check $(BUILD)/unit/pipe_stress_tsan $(BUILD)/unit/pipe_stress_asan \
+	$(BUILD)/tsan/hotalloc
 
 test:
 	@scripts/install-deps --test

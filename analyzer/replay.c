@@ -5,9 +5,12 @@
  * the previous SYNC's W are applied in time order (order.h), one SYNC of
  * slack covering a push racing the drain; the rest wait. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <uthash.h>
+#include "pipe.h"
 #include "replay.h"
 #include "util.h"
 
@@ -17,7 +20,7 @@ void ha_replay_init(struct ha_replay *r, const char *from, const char *to, const
 	ha_addrmap_init(&r->live);
 	ha_addrmap_init(&r->moving);
 	ha_order_init(&r->order);
-	r->tot.first_ts = UINT64_MAX;
+	r->first_ts = UINT64_MAX;
 	r->from = from;
 	r->to = to;
 	r->per = per;
@@ -54,8 +57,12 @@ static uint32_t mark_id(struct ha_replay *r, const char *name, size_t len)
 	return (uint32_t)r->nmarks++;
 }
 
+static void stop_applier(struct ha_replay *r);
+
 void ha_replay_free(struct ha_replay *r)
 {
+	stop_applier(r);	/* a trace that failed half-way still has it running */
+	free(r->mark_counts);
 	ha_addrmap_free(&r->live);
 	ha_addrmap_free(&r->moving);
 	struct mark_ent *e, *tmp, *index = r->mark_index;
@@ -69,6 +76,9 @@ void ha_replay_free(struct ha_replay *r)
 	free(r->marks);
 	ha_order_free(&r->order);
 }
+
+/* A MARK operation's roles, in its size bits. */
+enum { MARK_FROM = 1, MARK_TO = 2 };
 
 static void op_init(struct ha_pend *p, unsigned op, const struct ha_event *ev, uint64_t ts, uint64_t addr)
 {
@@ -88,18 +98,22 @@ static void op_init(struct ha_pend *p, unsigned op, const struct ha_event *ev, u
 
 void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
 {
-	struct ha_totals *t = &r->tot;
 	struct ha_pend *p;
 
-	if (ev->ts < t->first_ts)
-		t->first_ts = ev->ts;
-	if (ev->ts > t->last_ts)
-		t->last_ts = ev->ts;
+	if (ev->ts < r->first_ts)
+		r->first_ts = ev->ts;
+	if (ev->ts > r->last_ts)
+		r->last_ts = ev->ts;
 	p = ha_order_reserve(&r->order, ev->tid);
 	switch (ev->kind) {
 	case HA_EV_MARK:
 		op_init(p, HA_OP_MARK, ev, ev->ts, 0);
 		p->stack = mark_id(r, ev->mark, ev->mark_len);
+		/* Its roles travel with it: the applying thread must not read
+		 * the names, which this one may be moving. */
+		p->bits = (p->bits & ~HA_PEND_SIZE_MAX) |
+			  (r->marks[p->stack].is_from ? MARK_FROM : 0) |
+			  (r->marks[p->stack].is_to ? MARK_TO : 0);
 		break;
 	case HA_EV_FREE:
 		op_init(p, ev->addr ? HA_OP_FREE : HA_OP_NOP, ev, ev->ts, ev->addr);
@@ -149,12 +163,12 @@ static bool note_peak(struct ha_totals *t, uint64_t ts)
 
 static void on_mark(struct ha_replay *r, const struct ha_pend *p)
 {
-	struct ha_mark_name *m = &r->marks[p->stack];
+	uint64_t roles = ha_pend_size(p);
 
-	if (m->is_from && r->window == HA_WIN_BEFORE) {
+	if ((roles & MARK_FROM) && r->window == HA_WIN_BEFORE) {
 		r->window = HA_WIN_IN;
 		r->window_start = p->ts;
-	} else if (m->is_to && r->window == HA_WIN_IN) {
+	} else if ((roles & MARK_TO) && r->window == HA_WIN_IN) {
 		r->window = HA_WIN_AFTER;
 		r->window_end = p->ts;
 		if (r->closing)
@@ -162,8 +176,19 @@ static void on_mark(struct ha_replay *r, const struct ha_pend *p)
 		r->window_closed = true;
 		return;
 	}
-	if (r->window == HA_WIN_IN)
-		m->count++;
+	if (r->window == HA_WIN_IN) {
+		if (p->stack >= r->nmark_counts) {
+			size_t n = r->nmark_counts ? 2 * r->nmark_counts : 64;
+
+			while (n <= p->stack)
+				n *= 2;
+			r->mark_counts = xrealloc(r->mark_counts, n * sizeof(*r->mark_counts));
+			memset(r->mark_counts + r->nmark_counts, 0,
+			       (n - r->nmark_counts) * sizeof(*r->mark_counts));
+			r->nmark_counts = n;
+		}
+		r->mark_counts[p->stack]++;
+	}
 }
 
 /* How many allocations a block stands for.  In a sampled trace an allocation
@@ -193,7 +218,9 @@ static uint32_t weight_of(const struct ha_replay *r, uint64_t size, uint64_t sta
 	return k < 1 ? 1 : k > 0x7fffffff ? 0x7fffffff : (uint32_t)k;
 }
 
-static void apply(struct ha_replay *r, const struct ha_pend *p)
+/* Applies one operation; link is a moving realloc's new address (its
+ * release part's), else 0. */
+static void apply(struct ha_replay *r, const struct ha_pend *p, uint64_t link)
 {
 	struct ha_totals *t = &r->tot;
 	struct ha_block old, *cur, moved, *slot = NULL;
@@ -201,7 +228,7 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 	bool have_old = false, peak = false, in = r->window == HA_WIN_IN;
 	uint32_t grows = 0;
 	uint64_t w = 1;		/* the call's weight: its block's */
-	uint64_t link, size = ha_pend_size(p);
+	uint64_t size = ha_pend_size(p);
 	unsigned kind = ha_pend_kind(p);
 	bool call = p->bits & HA_PEND_CALL;
 
@@ -230,7 +257,7 @@ static void apply(struct ha_replay *r, const struct ha_pend *p)
 				 * figures were settled when it closed. */
 				have_old = false;
 			}
-			if ((p->bits & HA_PEND_LINKED) && (link = ha_order_peek_addr(&r->order))) {
+			if (link) {
 				/* The first half of a moving realloc: the new block
 				 * carries this one's history. */
 				old.addr = link;
@@ -326,20 +353,83 @@ alloc:
 }
 
 enum { PREFETCH_FROM = 16383 };	/* slots - 1: 768 KiB of table and more */
+enum { PIPE_CAP = 65536, PIPE_AHEAD = 16 };
+
+/* The applying thread: takes the ordered operations from the pipe. */
+static void *applier(void *arg)
+{
+	struct ha_replay *r = arg;
+	struct ha_pipe *pipe = r->pipe;
+	const struct ha_pipe_item *it;
+
+	while ((it = ha_pipe_get(pipe))) {
+		const struct ha_pipe_item *next = ha_pipe_peek(pipe, PIPE_AHEAD);
+
+		/* The live table outgrows the caches when many blocks are live:
+		 * its misses overlap when asked for well ahead. */
+		if (next && r->live.mask >= PREFETCH_FROM)
+			ha_addrmap_prefetch(&r->live, next->op.addr);
+		apply(r, &it->op, it->link);
+	}
+	return NULL;
+}
+
+/* Applying gets a thread of its own when there is a second core for it and
+ * HOTALLOC_ANALYZER_THREADS is not 1; else, or if no thread can be had, it
+ * is done here. */
+static void start_applier(struct ha_replay *r)
+{
+	const char *env = getenv("HOTALLOC_ANALYZER_THREADS");
+
+	r->applier_tried = true;
+	if ((env && !strcmp(env, "1")) || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	r->pipe = xaligned(64, sizeof(*r->pipe));
+	ha_pipe_init(r->pipe, PIPE_CAP);
+	if (pthread_create(&r->applier, NULL, applier, r)) {
+		ha_pipe_free(r->pipe);
+		free(r->pipe);
+		r->pipe = NULL;
+	}
+}
+
+static void stop_applier(struct ha_replay *r)
+{
+	if (!r->pipe)
+		return;
+	ha_pipe_close(r->pipe);
+	pthread_join(r->applier, NULL);
+	ha_pipe_free(r->pipe);
+	free(r->pipe);
+	r->pipe = NULL;
+}
 
 /* Applies the queued operations older than limit (all when limit is UINT64_MAX). */
 static void release(struct ha_replay *r, uint64_t limit)
 {
 	const struct ha_pend *p;
-	uint64_t ahead;
+	uint64_t ahead, link;
 
+	if (!r->applier_tried)
+		start_applier(r);
 	while ((p = ha_order_next(&r->order, limit, &ahead))) {
-		/* The live table outgrows the caches when many blocks are live:
-		 * its misses overlap when asked for well ahead. */
+		/* A moving realloc's release: its new address is its thread's
+		 * next operation, still queued. */
+		link = p->bits & HA_PEND_LINKED ? ha_order_peek_addr(&r->order) : 0;
+		if (r->pipe) {
+			struct ha_pipe_item *it = ha_pipe_slot(r->pipe);
+
+			it->op = *p;
+			it->link = link;
+			ha_pipe_put(r->pipe);
+			continue;
+		}
 		if (ahead && r->live.mask >= PREFETCH_FROM)
 			ha_addrmap_prefetch(&r->live, ahead);
-		apply(r, p);
+		apply(r, p, link);
 	}
+	if (r->pipe)
+		ha_pipe_flush(r->pipe);
 }
 
 void ha_replay_sync(struct ha_replay *r, uint64_t ts)
@@ -352,8 +442,11 @@ void ha_replay_sync(struct ha_replay *r, uint64_t ts)
 void ha_replay_finish(struct ha_replay *r)
 {
 	release(r, UINT64_MAX);
+	stop_applier(r);
+	for (size_t i = 0; i < r->nmarks && i < r->nmark_counts; i++)
+		r->marks[i].count = r->mark_counts[i];
 	if (!r->window_closed && r->closing)
 		r->closing(r->observe_ctx, r);
-	if (r->tot.first_ts == UINT64_MAX)
-		r->tot.first_ts = 0;
+	r->tot.first_ts = r->first_ts == UINT64_MAX ? 0 : r->first_ts;
+	r->tot.last_ts = r->last_ts;
 }

@@ -5,6 +5,7 @@
 #ifndef HOTALLOC_REPLAY_H
 #define HOTALLOC_REPLAY_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "addrmap.h"
@@ -68,22 +69,14 @@ struct ha_mark_name {
 
 enum { HA_WIN_BEFORE, HA_WIN_IN, HA_WIN_AFTER };
 
+/* Applying runs on a thread of its own when it can (replay.c).  Each side's
+ * fields are kept apart, a cache line between them, so that neither side's
+ * stores evict the other's lines. */
 struct ha_replay {
-	struct ha_totals tot;
-	struct ha_addrmap live;
-	struct ha_addrmap moving;	/* realloc'd blocks between their release and new address */
-	struct ha_order order;		/* operations waiting for their SYNC */
-	uint64_t prev_sync;
-	uint64_t serial;
-	uint32_t sample_bytes;		/* the trace's HOTALLOC_SAMPLE, 0 = exact; set before events */
+	/* Set before the first event; read by both sides. */
+	uint32_t sample_bytes;		/* the trace's HOTALLOC_SAMPLE, 0 = exact */
 	/* The window (--from, --to) and the per-operation marker (--per). */
 	const char *from, *to, *per;
-	struct ha_mark_name *marks;	/* index = mark id; stack field of MARK ops */
-	size_t nmarks;
-	void *mark_index;		/* name -> id */
-	int window;			/* HA_WIN_* */
-	uint64_t window_start, window_end;
-	bool window_closed;		/* leaks were taken when --to came */
 	/* Called when the window closes (--to) and at the end, if still open:
 	 * the moment to take leaks from the live blocks. */
 	void (*closing)(void *ctx, struct ha_replay *r);
@@ -93,6 +86,32 @@ struct ha_replay {
 	void (*observe)(void *ctx, const struct ha_pend *op, const struct ha_block *freed,
 			const struct ha_block *born, bool new_peak);
 	void *observe_ctx;
+	char gap0[64];
+
+	/* The reading side: the caller's thread. */
+	struct ha_order order;		/* operations waiting for their SYNC */
+	uint64_t first_ts, last_ts;	/* copied to tot at the end */
+	uint64_t prev_sync;
+	struct ha_mark_name *marks;	/* index = mark id; stack field of MARK ops */
+	size_t nmarks;
+	void *mark_index;		/* name -> id */
+	struct ha_pipe *pipe;		/* to the applying thread; NULL: applied here */
+	pthread_t applier;
+	bool applier_tried;
+	char gap1[64];
+
+	/* The applying side: from the first release to the end, only the
+	 * applying thread touches these (tot.lost excepted: the reader's) and
+	 * what observe and closing touch. */
+	struct ha_totals tot;
+	struct ha_addrmap live;
+	struct ha_addrmap moving;	/* realloc'd blocks between their release and new address */
+	uint64_t serial;
+	int window;			/* HA_WIN_* */
+	uint64_t window_start, window_end;
+	bool window_closed;		/* leaks were taken when --to came */
+	uint64_t *mark_counts;		/* by mark id: occurrences in the window */
+	size_t nmark_counts;
 };
 
 /* from, to, per: marker names or NULL; they must outlive the replay. */

@@ -22,6 +22,7 @@ void ha_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
+void *xaligned(size_t align, size_t n);	/* align: a power of two, a multiple of sizeof(void *) */
 char *xstrdup(const char *s);
 
 /* The value of option name at argv[*i], written "--name VALUE" (advances *i)

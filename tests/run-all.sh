@@ -34,10 +34,13 @@ run() {
 run "ring stress (ThreadSanitizer)" "$B/unit/ring_stress_tsan" 4 100000
 run "ring stress (ASan, UBSan)" "$B/unit/ring_stress_asan" 8 100000
 run "time ordering (ASan, UBSan)" "$B/unit/order_check" 400
+run "analyzer channel stress (ThreadSanitizer)" "$B/unit/pipe_stress_tsan" 500000 256
+run "analyzer channel stress (ASan, UBSan)" "$B/unit/pipe_stress_asan" 2000000 1024
 run "command line" sh "$D/cli.sh" "$B"
 run "command line, analyzer under ASan and UBSan" sh "$D/cli.sh" "$B/asan"
 [ -x "$D/capture.sh" ] && run "capture" "$D/capture.sh" "$B"
 [ -x "$D/analyzer.sh" ] && run "analyzer" "$D/analyzer.sh" "$B"
+[ -x "$D/analyzer_tsan.sh" ] && run "analyzer threads (ThreadSanitizer)" "$D/analyzer_tsan.sh" "$B"
 [ -x "$D/gate.sh" ] && run "gate" "$D/gate.sh" "$B"
 [ -x "$D/stackcache.sh" ] && run "stack cache" "$D/stackcache.sh" "$B"
 [ -x "$D/sampling.sh" ] && run "sampling" "$D/sampling.sh" "$B"
