@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* The trace reader: checks the header, reads one chunk at a time,
  * decompresses it and decodes its records into visitor calls.  Every length
- * and count read from the file is checked before it is used. */
+ * and count read from the file is checked before it is used.  Reading and
+ * decompressing run a few chunks ahead on a thread of their own when the
+ * machine has a second core (see fetch below). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zstd.h>
 #include "trace.h"
 #include "util.h"
@@ -25,6 +29,183 @@ bool ha_trace_sniff(const char *path)
 	ok = fread(magic, 1, 8, f) == 8 && !memcmp(magic, HA_FILE_MAGIC, 8);
 	fclose(f);
 	return ok;
+}
+
+/* A chunk read and decompressed, or why not. */
+enum { CH_OK, CH_END, CH_TORN, CH_BAD_HEADER, CH_BAD_DATA };
+
+struct chunk {
+	int status;
+	struct ha_chunk_header h;
+	uint8_t *raw, *comp;
+	size_t raw_cap, comp_cap;
+	const char *why;	/* CH_BAD_DATA: zstd's reason (a static string) */
+};
+
+enum { SLOTS = 4 };
+
+/* The chunks ahead: a ring of SLOTS filled in file order, by the fetching
+ * thread when there is one, else by the reader itself in slot 0. */
+struct ha_fetch {
+	FILE *f;
+	void *dctx;
+	uint64_t seq;			/* the next chunk's number, as read */
+	struct chunk slot[SLOTS];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t filled, taken;		/* chunks put in the ring and taken out */
+	bool stop;
+	bool threaded;
+	pthread_t thread;
+};
+
+static void grow_buf(uint8_t **p, size_t *cap, size_t n)
+{
+	if (n > *cap) {
+		*p = xrealloc(*p, n);
+		*cap = n;
+	}
+}
+
+static void read_chunk(struct ha_fetch *F, struct chunk *c)
+{
+	struct ha_chunk_header *h = &c->h;
+	size_t n = fread(h, 1, sizeof(*h), F->f);
+
+	if (n == 0) {
+		c->status = CH_END;
+		return;
+	}
+	if (n < sizeof(*h)) {
+		c->status = CH_TORN;
+		return;
+	}
+	if (h->magic != HA_CHUNK_MAGIC || h->raw_size > HA_CHUNK_MAX_RAW ||
+	    h->comp_size > HA_CHUNK_MAX_RAW + (HA_CHUNK_MAX_RAW >> 4) || h->seq != F->seq ||
+	    (h->codec != HA_CODEC_RAW && h->codec != HA_CODEC_ZSTD) ||
+	    (h->codec == HA_CODEC_RAW && h->comp_size != h->raw_size)) {
+		c->status = CH_BAD_HEADER;
+		return;
+	}
+	grow_buf(&c->comp, &c->comp_cap, h->comp_size);
+	grow_buf(&c->raw, &c->raw_cap, h->raw_size);
+	if (fread(c->comp, 1, h->comp_size, F->f) != h->comp_size) {
+		c->status = CH_TORN;
+		return;
+	}
+	if (h->raw_size == 0) {
+		/* An empty chunk: nothing to decode. */
+	} else if (h->codec == HA_CODEC_ZSTD) {
+		size_t out = ZSTD_decompressDCtx(F->dctx, c->raw, h->raw_size, c->comp, h->comp_size);
+
+		if (ZSTD_isError(out) || out != h->raw_size) {
+			c->status = CH_BAD_DATA;
+			c->why = ZSTD_isError(out) ? ZSTD_getErrorName(out) : "wrong size";
+			return;
+		}
+	} else {
+		memcpy(c->raw, c->comp, h->raw_size);
+	}
+	F->seq++;
+	c->status = CH_OK;
+}
+
+/* The fetching thread: fills the ring until the file ends or goes wrong. */
+static void *fetcher(void *arg)
+{
+	struct ha_fetch *F = arg;
+
+	for (;;) {
+		struct chunk *c;
+
+		pthread_mutex_lock(&F->mu);
+		while (!F->stop && F->filled - F->taken == SLOTS)
+			pthread_cond_wait(&F->cv, &F->mu);
+		if (F->stop) {
+			pthread_mutex_unlock(&F->mu);
+			return NULL;
+		}
+		c = &F->slot[F->filled % SLOTS];
+		pthread_mutex_unlock(&F->mu);
+		read_chunk(F, c);
+		pthread_mutex_lock(&F->mu);
+		F->filled++;
+		pthread_cond_broadcast(&F->cv);
+		pthread_mutex_unlock(&F->mu);
+		if (c->status != CH_OK)
+			return NULL;
+	}
+}
+
+static void fetch_start(struct ha_trace *t)
+{
+	struct ha_fetch *F = xcalloc(1, sizeof(*F));
+	const char *env = getenv("HOTALLOC_ANALYZER_THREADS");
+
+	F->f = t->f;
+	F->dctx = ZSTD_createDCtx();
+	t->fetch = F;
+	if ((env && !strcmp(env, "1")) || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	pthread_mutex_init(&F->mu, NULL);
+	pthread_cond_init(&F->cv, NULL);
+	F->threaded = !pthread_create(&F->thread, NULL, fetcher, F);
+	if (!F->threaded) {
+		pthread_mutex_destroy(&F->mu);
+		pthread_cond_destroy(&F->cv);
+	}
+}
+
+static void fetch_stop(struct ha_trace *t)
+{
+	struct ha_fetch *F = t->fetch;
+
+	if (!F)
+		return;
+	if (F->threaded) {
+		pthread_mutex_lock(&F->mu);
+		F->stop = true;
+		pthread_cond_broadcast(&F->cv);
+		pthread_mutex_unlock(&F->mu);
+		pthread_join(F->thread, NULL);
+		pthread_mutex_destroy(&F->mu);
+		pthread_cond_destroy(&F->cv);
+	}
+	for (int i = 0; i < SLOTS; i++) {
+		free(F->slot[i].raw);
+		free(F->slot[i].comp);
+	}
+	ZSTD_freeDCtx(F->dctx);
+	free(F);
+	t->fetch = NULL;
+}
+
+/* The next chunk, waited for if the fetching thread has not got there. */
+static struct chunk *fetch_next(struct ha_fetch *F)
+{
+	struct chunk *c;
+
+	if (!F->threaded) {
+		read_chunk(F, &F->slot[0]);
+		return &F->slot[0];
+	}
+	pthread_mutex_lock(&F->mu);
+	while (F->filled == F->taken)
+		pthread_cond_wait(&F->cv, &F->mu);
+	c = &F->slot[F->taken % SLOTS];
+	pthread_mutex_unlock(&F->mu);
+	return c;
+}
+
+/* Gives the chunk's slot back once it is decoded. */
+static void fetch_done(struct ha_fetch *F)
+{
+	if (!F->threaded)
+		return;
+	pthread_mutex_lock(&F->mu);
+	F->taken++;
+	pthread_cond_broadcast(&F->cv);
+	pthread_mutex_unlock(&F->mu);
 }
 
 int ha_trace_open(struct ha_trace *t, const char *path)
@@ -63,7 +244,7 @@ int ha_trace_open(struct ha_trace *t, const char *path)
 		goto out_free;
 	}
 	t->bytes_read = sizeof(t->hdr);
-	t->dctx = ZSTD_createDCtx();
+	fetch_start(t);
 	return 0;
 out_free:
 	free(t->path);
@@ -75,11 +256,9 @@ out_close:
 
 void ha_trace_close(struct ha_trace *t)
 {
+	fetch_stop(t);		/* before the file it reads is closed */
 	if (t->f)
 		fclose(t->f);
-	ZSTD_freeDCtx(t->dctx);
-	free(t->raw);
-	free(t->comp);
 	free(t->path);
 	memset(t, 0, sizeof(*t));
 }
@@ -295,58 +474,33 @@ static void torn(struct ha_trace *t)
 
 int ha_trace_next(struct ha_trace *t, const struct ha_visitor *v)
 {
-	struct ha_chunk_header h;
-	size_t n = fread(&h, 1, sizeof(h), t->f);
+	struct chunk *c = fetch_next(t->fetch);
+	const struct ha_chunk_header *h = &c->h;
 
-	if (n == 0) {
+	switch (c->status) {
+	case CH_END:
 		t->truncated = !t->ended;
 		return 0;
-	}
-	if (n < sizeof(h)) {
+	case CH_TORN:
 		torn(t);
 		return 0;
-	}
-	if (h.magic != HA_CHUNK_MAGIC || h.raw_size > HA_CHUNK_MAX_RAW ||
-	    h.comp_size > HA_CHUNK_MAX_RAW + (HA_CHUNK_MAX_RAW >> 4) || h.seq != t->chunks ||
-	    (h.codec != HA_CODEC_RAW && h.codec != HA_CODEC_ZSTD) ||
-	    (h.codec == HA_CODEC_RAW && h.comp_size != h.raw_size)) {
+	case CH_BAD_HEADER:
 		ha_error("'%s' is corrupt: chunk %llu at byte %llu has a bad header", t->path,
 			 (unsigned long long)t->chunks, (unsigned long long)t->bytes_read);
 		return -1;
+	case CH_BAD_DATA:
+		ha_error("'%s' is corrupt: chunk %llu at byte %llu does not decompress (%s)",
+			 t->path, (unsigned long long)t->chunks,
+			 (unsigned long long)t->bytes_read, c->why);
+		return -1;
 	}
-	if (h.comp_size > t->comp_cap) {
-		t->comp = xrealloc(t->comp, h.comp_size);
-		t->comp_cap = h.comp_size;
-	}
-	if (h.raw_size > t->raw_cap) {
-		t->raw = xrealloc(t->raw, h.raw_size);
-		t->raw_cap = h.raw_size;
-	}
-	if (fread(t->comp, 1, h.comp_size, t->f) != h.comp_size) {
-		torn(t);
-		return 0;
-	}
-	if (h.raw_size == 0) {
-		/* An empty chunk: nothing to decode. */
-	} else if (h.codec == HA_CODEC_ZSTD) {
-		size_t out = ZSTD_decompressDCtx(t->dctx, t->raw, h.raw_size, t->comp, h.comp_size);
-
-		if (ZSTD_isError(out) || out != h.raw_size) {
-			ha_error("'%s' is corrupt: chunk %llu at byte %llu does not decompress (%s)",
-				 t->path, (unsigned long long)t->chunks,
-				 (unsigned long long)t->bytes_read,
-				 ZSTD_isError(out) ? ZSTD_getErrorName(out) : "wrong size");
-			return -1;
-		}
-	} else {
-		memcpy(t->raw, t->comp, h.raw_size);
-	}
-	if (h.raw_size && decode(t, t->raw, h.raw_size, v) < 0) {
+	if (h->raw_size && decode(t, c->raw, h->raw_size, v) < 0) {
 		ha_error("'%s' is corrupt: chunk %llu at byte %llu holds a malformed record",
 			 t->path, (unsigned long long)t->chunks, (unsigned long long)t->bytes_read);
 		return -1;
 	}
 	t->chunks++;
-	t->bytes_read += sizeof(h) + h.comp_size;
+	t->bytes_read += sizeof(*h) + h->comp_size;
+	fetch_done(t->fetch);
 	return 1;
 }

@@ -50,9 +50,7 @@ struct ha_trace {
 	bool torn;		/* the file ends inside a chunk (warned) */
 	uint64_t last_ts;	/* latest time seen, for messages */
 	uint32_t nstacks;	/* stack ids defined so far: 1..nstacks */
-	uint8_t *raw, *comp;
-	size_t raw_cap, comp_cap;
-	void *dctx;
+	struct ha_fetch *fetch;	/* the chunks read ahead (read.c) */
 };
 
 /* Opens and checks the header.  Returns 0, or prints one error line and
