@@ -13,7 +13,7 @@ UNWIND_INC := $(shell pkg-config --cflags libunwind 2>/dev/null)
 
 PRELOAD_SRC = preload/shim.c preload/hook.c preload/ring.c preload/writer.c preload/boot.c \
 	preload/unwind.c preload/env.c preload/log.c preload/arena.c preload/modules.c \
-	preload/sample.c
+	preload/sample.c preload/clock.c
 PRELOAD_OBJ = $(PRELOAD_SRC:%.c=$(BUILD)/%.o)
 ANALYZER_SRC = $(wildcard analyzer/*.c)
 ANALYZER_OBJ = $(ANALYZER_SRC:%.c=$(BUILD)/%.o)

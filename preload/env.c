@@ -44,7 +44,7 @@ static unsigned env_uint(const char *name, unsigned def, unsigned lo, unsigned h
 
 void ha__env_load(void)
 {
-	const char *out = ha__getenv("HOTALLOC_OUT");
+	const char *out = ha__getenv("HOTALLOC_OUT"), *clock;
 	size_t n = 0;
 
 	ha__opt.depth = env_uint("HOTALLOC_DEPTH", 64, 0, HA_MAX_DEPTH - 1);
@@ -54,6 +54,12 @@ void ha__env_load(void)
 	ha__opt.flush_ms = 100;
 	ha__opt.stack_cache = env_uint("HOTALLOC_STACK_CACHE", 1, 0, 1);
 	ha__opt.sample = env_uint("HOTALLOC_SAMPLE", 0, 0, 1u << 30);
+	ha__opt.clock_tsc = true;
+	clock = ha__getenv("HOTALLOC_CLOCK");
+	if (clock && !strcmp(clock, "monotonic"))
+		ha__opt.clock_tsc = false;
+	else if (clock && *clock && strcmp(clock, "auto"))
+		ha__log("warning", "ignoring HOTALLOC_CLOCK='%s': not auto or monotonic", clock);
 	if (!out || !*out)
 		out = "hotalloc.%e.%p.trace";
 	/* A relative pattern is made absolute now, so a program that changes

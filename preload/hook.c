@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 #include <link.h>
 #include "hotalloc/format.h"
@@ -22,14 +21,6 @@ static _Atomic int init_once;
 static pthread_key_t exit_key;
 static _Atomic int may_start;	/* the constructor ran: the writer may be started lazily */
 pid_t ha__pid;
-
-uint64_t ha__now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -147,6 +138,8 @@ __attribute__((destructor)) static void ha_destructor(void)
 		ha__log("debug", "stack cache: %llu hits, %llu misses", (unsigned long long)hits,
 			(unsigned long long)misses);
 	}
+	if (ha__getenv("HOTALLOC_DEBUG_CLOCK"))
+		ha__clock_report();
 	ha__tls.busy = 0;
 	errno = saved;
 }

@@ -75,6 +75,7 @@ struct ha_options {
 	bool quiet;			/* HOTALLOC_QUIET */
 	uint32_t sample;		/* HOTALLOC_SAMPLE: mean bytes between samples, 0 = all */
 	bool stack_cache;		/* HOTALLOC_STACK_CACHE */
+	bool clock_tsc;			/* HOTALLOC_CLOCK=auto: the TSC where the kernel trusts it */
 	char out[1024];			/* HOTALLOC_OUT, absolute pattern */
 };
 extern struct ha_options ha__opt;
@@ -92,8 +93,24 @@ void ha__log(const char *level, const char *fmt, ...) __attribute__((format(prin
 /* Formats like ha__log into buf; returns the length. */
 size_t ha__format(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* ---- clock ---- */
-uint64_t ha__now(void);		/* CLOCK_MONOTONIC, ns */
+/* ---- clock.c: the timestamps ---- */
+/* Nanoseconds on the process's one clock: CLOCK_MONOTONIC, or the TSC
+ * converted to it once the writer has calibrated it (see clock.c).  Never
+ * goes backwards on a thread; a stamp taken after another thread's stamp
+ * became visible through memory is never smaller.  Any context. */
+uint64_t ha__now(void);
+/* From ha__writer_start, before the writer thread runs: decides whether the
+ * TSC may be used (HOTALLOC_CLOCK, CPUID, the kernel's clocksource, prctl)
+ * and takes the first calibration sample.  A no-op in a fork child whose
+ * parent has switched.  No allocation; may change errno. */
+void ha__clock_start(void);
+/* The writer thread only, once a round: once 10 ms have passed since
+ * ha__clock_start, publishes the conversion (once); two loads after that. */
+void ha__clock_calibrate(void);
+/* True once the TSC has taken over.  Any context. */
+bool ha__clock_is_tsc(void);
+/* Prints which clock is in use, and why (HOTALLOC_DEBUG_CLOCK). */
+void ha__clock_report(void);
 
 /* ---- ring.c: per-thread single-producer rings ---- */
 /* A record in a ring.  words counts 8-byte words including this header. */

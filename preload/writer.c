@@ -680,6 +680,8 @@ static void *writer_main(void *arg)
 			if (flush_chunk() < 0)
 				break;
 		}
+		/* Last, so that the sleep separates the switch from the next SYNC time. */
+		ha__clock_calibrate();
 		writer_sleep(took ? 1000000u : 10000000u);
 	}
 	atomic_store(&sync_done, atomic_load(&sync_req));
@@ -765,6 +767,7 @@ int ha__writer_start(void)
 		}
 	}
 	write_header();
+	ha__clock_start();
 	W.mod_gen = ha__modules_generation();
 	scan_modules();
 	W.last_flush = ha__now();

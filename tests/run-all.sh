@@ -44,6 +44,7 @@ run "command line, analyzer under ASan and UBSan" sh "$D/cli.sh" "$B/asan"
 [ -x "$D/gate.sh" ] && run "gate" "$D/gate.sh" "$B"
 [ -x "$D/stackcache.sh" ] && run "stack cache" "$D/stackcache.sh" "$B"
 [ -x "$D/sampling.sh" ] && run "sampling" "$D/sampling.sh" "$B"
+[ -x "$D/clock.sh" ] && run "clock" "$D/clock.sh" "$B"
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
