@@ -9,7 +9,10 @@
 #
 # Usage: tests/analyzer_tsan.sh BUILD_DIR   (after `make test-build`)
 set -u
-B=${1:?usage: analyzer_tsan.sh BUILD_DIR}
+B=$(cd "${1:?usage: analyzer_tsan.sh BUILD_DIR}" 2>/dev/null && pwd -P) || {
+	echo "analyzer_tsan.sh: error: no build directory '$1'" >&2
+	exit 2
+}
 D=$(cd "$(dirname "$0")" && pwd)
 . "$D/lib.sh"
 HA=$B/hotalloc
