@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <zstd.h>
 #include "trace.h"
 #include "util.h"
@@ -140,12 +139,11 @@ static void *fetcher(void *arg)
 static void fetch_start(struct ha_trace *t)
 {
 	struct ha_fetch *F = xcalloc(1, sizeof(*F));
-	const char *env = getenv("HOTALLOC_ANALYZER_THREADS");
 
 	F->f = t->f;
 	F->dctx = ZSTD_createDCtx();
 	t->fetch = F;
-	if ((env && !strcmp(env, "1")) || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+	if (!ha_threads_allowed())
 		return;
 	pthread_mutex_init(&F->mu, NULL);
 	pthread_cond_init(&F->cv, NULL);

@@ -7,7 +7,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <string.h>
 #include <uthash.h>
 #include "pipe.h"
@@ -379,10 +378,8 @@ static void *applier(void *arg)
  * is done here. */
 static void start_applier(struct ha_replay *r)
 {
-	const char *env = getenv("HOTALLOC_ANALYZER_THREADS");
-
 	r->applier_tried = true;
-	if ((env && !strcmp(env, "1")) || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+	if (!ha_threads_allowed())
 		return;
 	r->pipe = xaligned(64, sizeof(*r->pipe));
 	ha_pipe_init(r->pipe, PIPE_CAP);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "util.h"
 
 static void vmsg(const char *level, const char *fmt, va_list ap)
@@ -96,4 +97,11 @@ const char *ha_opt_value(int argc, char **argv, int *i, const char *name)
 	if (*i + 1 >= argc)
 		ha_die("%s needs a value", name);
 	return argv[++*i];
+}
+
+bool ha_threads_allowed(void)
+{
+	const char *env = getenv("HOTALLOC_ANALYZER_THREADS");
+
+	return !(env && !strcmp(env, "1")) && sysconf(_SC_NPROCESSORS_ONLN) >= 2;
 }

@@ -4,6 +4,7 @@
 #ifndef HOTALLOC_UTIL_H
 #define HOTALLOC_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,7 +23,11 @@ void ha_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
-void *xaligned(size_t align, size_t n);	/* align: a power of two, a multiple of sizeof(void *) */
+void *xaligned(size_t align, size_t n);
+
+/* Whether the analyzer may add threads (read-ahead, applying): a second core
+ * and HOTALLOC_ANALYZER_THREADS not 1. */
+bool ha_threads_allowed(void);	/* align: a power of two, a multiple of sizeof(void *) */
 char *xstrdup(const char *s);
 
 /* The value of option name at argv[*i], written "--name VALUE" (advances *i)
