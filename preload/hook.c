@@ -343,8 +343,8 @@ static inline uint64_t alloc_bytes(int kind, uint64_t a, uint64_t size)
  * and whose new one is not: recorded as realloc(old, 0), which keeps the
  * "before" time apart from the event's own).  A realloc whose old block was
  * not sampled loses its old half. */
-static HA_COLD int sample_alloc(int kind, void *ret, uint64_t a, uint64_t size, void **old,
-				uint64_t *t0)
+static HA_COLD int sample_alloc(int kind, bool picked, void *ret, uint64_t a, uint64_t size,
+				void **old, uint64_t *t0)
 {
 	bool old_kept = false;
 
@@ -355,7 +355,7 @@ static HA_COLD int sample_alloc(int kind, void *ret, uint64_t a, uint64_t size, 
 		else
 			ha__sample_keep(*old);	/* the call failed: still a sampled block */
 	}
-	if (ret && ha__sample_pick(alloc_bytes(kind, a, size)) && ha__sample_keep(ret)) {
+	if (ret && (picked || ha__sample_pick(alloc_bytes(kind, a, size))) && ha__sample_keep(ret)) {
 		if (!old_kept) {
 			*old = NULL;
 			*t0 = UINT64_MAX;	/* no release part: "pre" is 0 */
@@ -374,11 +374,13 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	struct ha_rec *rec;
 	uint32_t token = 0;
 	unsigned n = 0, words;
-	bool stackless = false;
+	bool stackless = false, picked = kind & HA_KIND_PICKED;
 	int saved, mode;
 
-	/* Sampling, most calls: not picked, no old block to look up. */
-	if (ha_unlikely(ha__opt.sample) && !old && ha__sample_skip(alloc_bytes(kind, a, size)))
+	kind &= ~HA_KIND_PICKED;
+	/* Sampling: most calls never get here (ha__sample_gate); those that
+	 * did not ask it, with no old block to look up, are decided now. */
+	if (ha_unlikely(ha__opt.sample) && !old && !picked && ha__sample_skip(alloc_bytes(kind, a, size)))
 		return;
 	if (ha_unlikely(atomic_load_explicit(&ha__paused, memory_order_relaxed))) {
 		/* Paused: the new block is not recorded, but the block a realloc
@@ -399,7 +401,7 @@ void ha__on_alloc(int kind, void *ret, uint64_t a, uint64_t size, void *old, uin
 	}
 	saved = errno;
 	if (ha_unlikely(ha__opt.sample)) {
-		int how = sample_alloc(kind, ret, a, size, &old, &t0);
+		int how = sample_alloc(kind, picked, ret, a, size, &old, &t0);
 
 		if (!how)
 			goto out;

@@ -188,7 +188,8 @@ struct ha_tls {
 	int busy;			/* 1: in the hook; 2: the tracer's own calls, passed through */
 	int nested;			/* recording a call made while busy == 1 */
 	int exiting;			/* the thread's key destructor ran */
-	int64_t sample_left;		/* sampling: bytes to allocate before the next sample */
+	uint64_t sample_left;		/* sampling: bytes to allocate before the next sample;
+					 * 0 until the thread's stream is seeded */
 	uint64_t rng;			/* sampling: the thread's random stream, 0 = not seeded */
 };
 extern HA_TLS struct ha_tls ha__tls;
@@ -234,9 +235,10 @@ bool ha__sample_keep(const void *p);
 /* Forgets p if it is a sampled block: true when it was one.  Lock-free,
  * async-signal-safe; one byte load when p was not sampled. */
 bool ha__sample_take(const void *p);
-/* The set's per-bucket counts, for the inline test below. */
+/* The set's counts per group of buckets, for the inline test below. */
 #define HA_SAMPLE_SET_BITS 16
-extern _Atomic uint8_t ha__sample_occ[1u << HA_SAMPLE_SET_BITS];
+#define HA_SAMPLE_GROUP 8
+extern _Atomic uint8_t ha__sample_grp[(1u << HA_SAMPLE_SET_BITS) / HA_SAMPLE_GROUP];
 static inline unsigned ha__sample_bucket(uint64_t p)
 {
 	return (unsigned)((p * 0x9e3779b97f4a7c15ull) >> (64 - HA_SAMPLE_SET_BITS));
@@ -244,7 +246,7 @@ static inline unsigned ha__sample_bucket(uint64_t p)
 /* False when p is certainly not a sampled block: one byte load. */
 static inline bool ha__sample_maybe(const void *p)
 {
-	return atomic_load_explicit(&ha__sample_occ[ha__sample_bucket((uint64_t)(uintptr_t)p)],
+	return atomic_load_explicit(&ha__sample_grp[ha__sample_bucket((uint64_t)(uintptr_t)p) / HA_SAMPLE_GROUP],
 				    memory_order_relaxed) != 0;
 }
 /* Sampling, the common case, inline: true when an allocation of bytes is
@@ -253,15 +255,39 @@ extern HA_TLS struct ha_tls ha__tls;
 static inline bool ha__sample_skip(uint64_t bytes)
 {
 	struct ha_tls *t = &ha__tls;
-	int64_t left = t->sample_left - (int64_t)bytes;
 
 	if (ha_likely(!ha__opt.sample))
 		return false;
-	if (ha_likely(t->rng && bytes < (1ull << 62) && left > 0)) {
-		t->sample_left = left;
+	if (ha_likely(bytes < t->sample_left)) {
+		t->sample_left -= bytes;
 		return true;
 	}
 	return false;
+}
+/* Sampling: the decision for a call that allocates bytes (and releases old
+ * unless it is NULL), taken before the real call so that the shim can jump
+ * to it when the call is not recorded (no frame of its own, one return
+ * fewer to predict), and so that allocations the real call makes itself
+ * (an interposer behind us) are counted after it, not before.
+ *   HA_SAMPLE_PASS   not recorded; the countdown is charged
+ *   0                not sampling, or old may be a sampled block: the hook
+ *                    decides after the call
+ *   HA_KIND_PICKED   picked (the countdown is drawn anew): or'ed into the
+ *                    kind given to ha__on_alloc */
+#define HA_SAMPLE_PASS 1
+#define HA_KIND_PICKED 0x100
+/* The countdown ran out: true when picked (a thread's first call seeds its
+ * stream and may turn out not to be). */
+bool ha__sample_pick_slow(uint64_t bytes);
+static inline int ha__sample_gate(uint64_t bytes, const void *old)
+{
+	if (ha_likely(!ha__opt.sample))
+		return 0;
+	if (old && ha__sample_maybe(old))
+		return 0;
+	if (ha_likely(ha__sample_skip(bytes)))
+		return HA_SAMPLE_PASS;
+	return ha__sample_pick_slow(bytes) ? HA_KIND_PICKED : HA_SAMPLE_PASS;
 }
 /* Sampled allocations that could not be tracked (their bucket was full). */
 extern _Atomic uint64_t ha__sample_untracked;

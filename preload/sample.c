@@ -10,14 +10,17 @@
 #include "internal.h"
 
 /* The set: SET_BUCKETS buckets of SET_WAYS slots, one hash per address, no
- * probing past a bucket (so no tombstones).  A per-bucket count lets a free
- * of an unsampled block, by far the common case, stop after one byte load. */
+ * probing past a bucket (so no tombstones).  A count per group of
+ * HA_SAMPLE_GROUP buckets (at most 8 * 16 = 128 blocks, a byte) lets a free
+ * of an unsampled block, by far the common case, stop after one byte load
+ * from a table small enough to stay in the first-level cache (8 KiB). */
 #define SET_BUCKETS (1u << HA_SAMPLE_SET_BITS)
 #define SET_WAYS 16
+_Static_assert(HA_SAMPLE_GROUP * SET_WAYS <= 255, "a group's count must fit in a byte");
 
 static _Atomic uint64_t *set_slots;
-_Atomic uint8_t ha__sample_occ[SET_BUCKETS];
-#define set_occ ha__sample_occ
+_Atomic uint8_t ha__sample_grp[SET_BUCKETS / HA_SAMPLE_GROUP];
+#define set_grp(b) ha__sample_grp[(b) / HA_SAMPLE_GROUP]
 static _Atomic uint32_t seed_counter;
 _Atomic uint64_t ha__sample_untracked;
 
@@ -44,7 +47,7 @@ static bool set_insert(uint64_t p)
 
 		if (atomic_load_explicit(&s[i], memory_order_relaxed) == 0 &&
 		    atomic_compare_exchange_strong(&s[i], &expected, p)) {
-			atomic_fetch_add(&set_occ[b], 1);
+			atomic_fetch_add(&set_grp(b), 1);
 			return true;
 		}
 	}
@@ -57,7 +60,7 @@ bool ha__sample_take(const void *ptr)
 	unsigned b = bucket_of(p);
 	_Atomic uint64_t *s;
 
-	if (ha_likely(atomic_load_explicit(&set_occ[b], memory_order_relaxed) == 0))
+	if (ha_likely(atomic_load_explicit(&set_grp(b), memory_order_relaxed) == 0))
 		return false;
 	s = set_slots + (size_t)b * SET_WAYS;
 	for (unsigned i = 0; i < SET_WAYS; i++) {
@@ -65,7 +68,7 @@ bool ha__sample_take(const void *ptr)
 
 		if (atomic_load_explicit(&s[i], memory_order_relaxed) == p &&
 		    atomic_compare_exchange_strong(&s[i], &expected, 0)) {
-			atomic_fetch_sub(&set_occ[b], 1);
+			atomic_fetch_sub(&set_grp(b), 1);
 			return true;
 		}
 	}
@@ -86,12 +89,12 @@ static uint64_t next_random(struct ha_tls *t)
 }
 
 /* Bytes until the next sample: exponential with mean ha__opt.sample. */
-static int64_t draw(struct ha_tls *t)
+static uint64_t draw(struct ha_tls *t)
 {
 	double u = (double)((next_random(t) >> 11) + 1) * 0x1.0p-53;	/* (0, 1] */
 	double d = -log(u) * (double)ha__opt.sample;
 
-	return d >= 9e18 ? INT64_MAX : (int64_t)d + 1;
+	return d >= 9e18 ? (uint64_t)INT64_MAX : (uint64_t)d + 1;
 }
 
 HA_COLD static bool pick_slow(struct ha_tls *t, uint64_t bytes)
@@ -103,8 +106,10 @@ HA_COLD static bool pick_slow(struct ha_tls *t, uint64_t bytes)
 			t->rng = 1;
 		/* The process is memoryless: a thread starts like any other moment. */
 		t->sample_left = draw(t);
-		if (bytes < (uint64_t)INT64_MAX && (t->sample_left -= (int64_t)bytes) > 0)
+		if (bytes < t->sample_left) {
+			t->sample_left -= bytes;
 			return false;
+		}
 	}
 	t->sample_left = draw(t);
 	return true;
@@ -114,6 +119,11 @@ bool ha__sample_pick(uint64_t bytes)
 {
 	if (ha__sample_skip(bytes))
 		return false;
+	return pick_slow(&ha__tls, bytes);
+}
+
+bool ha__sample_pick_slow(uint64_t bytes)
+{
 	return pick_slow(&ha__tls, bytes);
 }
 

@@ -37,19 +37,39 @@ static inline bool ready(void)
 	return resolve_slow();
 }
 
-HA_EXPORT void *malloc(size_t size)
+/* malloc and free: the calls that sampling lets through go straight to the
+ * real function from a frameless fast path; everything else is below. */
+static __attribute__((noinline)) void *malloc_hooked(size_t size, int picked)
 {
 	void *p;
 
 	if (ha_unlikely(!ready()))
 		return ha__boot_alloc(size, 16);
 	p = ha__real.malloc(size);
-	if (!ha__sample_skip(size))
-		ha__on_alloc(HA_EV_MALLOC, p, 0, size, NULL, 0);
+	ha__on_alloc(HA_EV_MALLOC | picked, p, 0, size, NULL, 0);
 	return p;
 }
 
-HA_EXPORT void free(void *p)
+/* Sampling, the countdown ran out. */
+static __attribute__((noinline)) void *malloc_counted(size_t size)
+{
+	if (!ha__sample_pick_slow(size))
+		return ha__real.malloc(size);
+	return malloc_hooked(size, HA_KIND_PICKED);
+}
+
+HA_EXPORT void *malloc(size_t size)
+{
+	if (ha_likely(__atomic_load_n(&ha__real.free, __ATOMIC_ACQUIRE) != NULL) &&
+	    ha_unlikely(ha__opt.sample)) {
+		if (ha_likely(ha__sample_skip(size)))
+			return ha__real.malloc(size);
+		return malloc_counted(size);
+	}
+	return malloc_hooked(size, 0);
+}
+
+static __attribute__((noinline)) void free_hooked(void *p)
 {
 	if (ha_unlikely(ha__boot_owns(p)))
 		return;
@@ -60,20 +80,53 @@ HA_EXPORT void free(void *p)
 	ha__real.free(p);
 }
 
-HA_EXPORT void *calloc(size_t nmemb, size_t size)
+HA_EXPORT void free(void *p)
 {
+	void (*real)(void *) = __atomic_load_n(&ha__real.free, __ATOMIC_ACQUIRE);
+
+	/* A boot-arena block is never a sampled block, so it takes the slow path. */
+	if (ha_likely(real != NULL) && ha__opt.sample && !ha__sample_maybe(p) && !ha__boot_owns(p)) {
+		real(p);
+		return;
+	}
+	free_hooked(p);
+}
+
+static __attribute__((noinline)) void *calloc_hooked(size_t nmemb, size_t size, int picked)
+{
+	size_t bytes;
 	void *p;
 
 	if (ha_unlikely(!ready())) {
-		size_t bytes;
-
 		if (__builtin_mul_overflow(nmemb, size, &bytes))
 			return NULL;
 		return ha__boot_alloc(bytes, 16);	/* static memory is zero */
 	}
 	p = ha__real.calloc(nmemb, size);
-	ha__on_alloc(HA_EV_CALLOC, p, nmemb, size, NULL, 0);
+	ha__on_alloc(HA_EV_CALLOC | picked, p, nmemb, size, NULL, 0);
 	return p;
+}
+
+static __attribute__((noinline)) void *calloc_counted(size_t nmemb, size_t size, size_t bytes)
+{
+	if (!ha__sample_pick_slow(bytes))
+		return ha__real.calloc(nmemb, size);
+	return calloc_hooked(nmemb, size, HA_KIND_PICKED);
+}
+
+HA_EXPORT void *calloc(size_t nmemb, size_t size)
+{
+	size_t bytes;
+
+	if (ha_likely(__atomic_load_n(&ha__real.free, __ATOMIC_ACQUIRE) != NULL) &&
+	    ha_unlikely(ha__opt.sample)) {
+		if (__builtin_mul_overflow(nmemb, size, &bytes))
+			bytes = SIZE_MAX;	/* saturated, as the hook counts it */
+		if (ha_likely(ha__sample_skip(bytes)))
+			return ha__real.calloc(nmemb, size);
+		return calloc_counted(nmemb, size, bytes);
+	}
+	return calloc_hooked(nmemb, size, 0);
 }
 
 static HA_COLD void *realloc_boot(void *old, size_t size)
@@ -94,7 +147,7 @@ static HA_COLD void *realloc_boot(void *old, size_t size)
 	return p;
 }
 
-HA_EXPORT void *realloc(void *old, size_t size)
+static __attribute__((noinline)) void *realloc_hooked(void *old, size_t size, int picked)
 {
 	uint64_t t0;
 	void *p;
@@ -103,14 +156,35 @@ HA_EXPORT void *realloc(void *old, size_t size)
 		return realloc_boot(old, size);
 	t0 = ha__stamp(old);
 	p = ha__real.realloc(old, size);
-	ha__on_alloc(HA_EV_REALLOC, p, 0, size, old, t0);
+	ha__on_alloc(HA_EV_REALLOC | picked, p, 0, size, old, t0);
 	return p;
+}
+
+static __attribute__((noinline)) void *realloc_counted(void *old, size_t size)
+{
+	if (!ha__sample_pick_slow(size))
+		return ha__real.realloc(old, size);
+	return realloc_hooked(old, size, HA_KIND_PICKED);
+}
+
+/* Sampling's fast path is for a realloc whose old block is neither in the
+ * boot arena nor maybe a sampled block (the hook looks that up). */
+HA_EXPORT void *realloc(void *old, size_t size)
+{
+	if (ha_likely(__atomic_load_n(&ha__real.free, __ATOMIC_ACQUIRE) != NULL) &&
+	    ha_unlikely(ha__opt.sample) && !ha__boot_owns(old) && !(old && ha__sample_maybe(old))) {
+		if (ha_likely(ha__sample_skip(size)))
+			return ha__real.realloc(old, size);
+		return realloc_counted(old, size);
+	}
+	return realloc_hooked(old, size, 0);
 }
 
 /* Done here rather than by the real reallocarray: glibc's calls realloc
  * through the PLT, which would count one call twice. */
 HA_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
 {
+	int gate;
 	size_t bytes;
 	uint64_t t0;
 	void *p;
@@ -125,14 +199,18 @@ HA_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
 	}
 	if (ha_unlikely(ha__boot_owns(old) || !ready()))
 		return realloc_boot(old, bytes);
+	gate = ha__sample_gate(bytes, old);
+	if (gate == HA_SAMPLE_PASS)
+		return ha__real.realloc(old, bytes);
 	t0 = ha__stamp(old);
 	p = ha__real.realloc(old, bytes);
-	ha__on_alloc(HA_EV_REALLOCARRAY, p, 0, bytes, old, t0);
+	ha__on_alloc(HA_EV_REALLOCARRAY | gate, p, 0, bytes, old, t0);
 	return p;
 }
 
 HA_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
+	int gate;
 	int err;
 
 	if (ha_unlikely(!ready())) {
@@ -142,52 +220,71 @@ HA_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 		*out = p;
 		return 0;
 	}
+	gate = ha__sample_gate(size, NULL);
+	if (gate == HA_SAMPLE_PASS)
+		return ha__real.posix_memalign(out, align, size);
 	err = ha__real.posix_memalign(out, align, size);
-	ha__on_alloc(HA_EV_POSIX_MEMALIGN, err ? NULL : *out, align, size, NULL, 0);
+	ha__on_alloc(HA_EV_POSIX_MEMALIGN | gate, err ? NULL : *out, align, size, NULL, 0);
 	return err;
 }
 
 HA_EXPORT void *aligned_alloc(size_t align, size_t size)
 {
+	int gate;
 	void *p;
 
 	if (ha_unlikely(!ready()))
 		return ha__boot_alloc(size, align);
+	gate = ha__sample_gate(size, NULL);
+	if (gate == HA_SAMPLE_PASS)
+		return ha__real.aligned_alloc(align, size);
 	p = ha__real.aligned_alloc(align, size);
-	ha__on_alloc(HA_EV_ALIGNED_ALLOC, p, align, size, NULL, 0);
+	ha__on_alloc(HA_EV_ALIGNED_ALLOC | gate, p, align, size, NULL, 0);
 	return p;
 }
 
 HA_EXPORT void *memalign(size_t align, size_t size)
 {
+	int gate;
 	void *p;
 
 	if (ha_unlikely(!ready()))
 		return ha__boot_alloc(size, align);
+	gate = ha__sample_gate(size, NULL);
+	if (gate == HA_SAMPLE_PASS)
+		return ha__real.memalign(align, size);
 	p = ha__real.memalign(align, size);
-	ha__on_alloc(HA_EV_MEMALIGN, p, align, size, NULL, 0);
+	ha__on_alloc(HA_EV_MEMALIGN | gate, p, align, size, NULL, 0);
 	return p;
 }
 
 HA_EXPORT void *valloc(size_t size)
 {
+	int gate;
 	void *p;
 
 	if (ha_unlikely(!ready()))
 		return ha__boot_alloc(size, 4096);
+	gate = ha__sample_gate(size, NULL);
+	if (gate == HA_SAMPLE_PASS)
+		return ha__real.valloc(size);
 	p = ha__real.valloc(size);
-	ha__on_alloc(HA_EV_VALLOC, p, 0, size, NULL, 0);
+	ha__on_alloc(HA_EV_VALLOC | gate, p, 0, size, NULL, 0);
 	return p;
 }
 
 HA_EXPORT void *pvalloc(size_t size)
 {
+	int gate;
 	void *p;
 
 	if (ha_unlikely(!ready()))
 		return ha__boot_alloc(size, 4096);
+	gate = ha__sample_gate(size, NULL);
+	if (gate == HA_SAMPLE_PASS)
+		return ha__real.pvalloc(size);
 	p = ha__real.pvalloc(size);
-	ha__on_alloc(HA_EV_PVALLOC, p, 0, size, NULL, 0);
+	ha__on_alloc(HA_EV_PVALLOC | gate, p, 0, size, NULL, 0);
 	return p;
 }
 
