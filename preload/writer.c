@@ -15,6 +15,7 @@
 #include <unistd.h>
 #define ZSTD_STATIC_LINKING_ONLY	/* ZSTD_customMem: zstd allocates from our arena */
 #include <zstd.h>
+#include <zstd_errors.h>
 #include "hotalloc/format.h"
 #include "internal.h"
 
@@ -62,6 +63,7 @@ static struct {
 	off_t good_size;		/* bytes of the file that end on a chunk boundary */
 	struct buf defs;		/* stack and module definitions of the current chunk */
 	struct buf events;		/* batches and syncs of the current chunk */
+	struct buf spare;		/* the payload being compressed, or an empty buffer */
 	uint8_t *comp;
 	size_t comp_cap;
 	ZSTD_CCtx *cctx;
@@ -149,10 +151,51 @@ static void write_failed(int err)
 		W.path, strerrordesc_np(err), (unsigned long long)W.events_on_disk);
 }
 
-/* Writes the pending definitions and events as one chunk. */
-static int flush_chunk(void)
+static uint64_t drain_all(void);
+
+/* Compresses in slices of this many bytes, draining the rings between them. */
+#define SLICE (64u * 1024)
+
+/* Compresses in into out's frame while the threads go on recording: the
+ * rings are drained between slices (into the next chunk's buffers), so that
+ * a thread does not wait for room for as long as a whole chunk takes (2 to
+ * 3 ms at level 1, about what fills a 1 MiB ring).  The frame is the same
+ * as ZSTD_compress2's, its content size included.  Returns its size, or a
+ * zstd error code. */
+static size_t compress_draining(uint8_t *out, size_t cap, const uint8_t *in, size_t raw)
+{
+	ZSTD_outBuffer o = { out, cap, 0 };
+	ZSTD_inBuffer i = { in, 0, 0 };
+	size_t r = ZSTD_CCtx_reset(W.cctx, ZSTD_reset_session_only);
+
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setPledgedSrcSize(W.cctx, raw);
+	while (!ZSTD_isError(r)) {
+		ZSTD_EndDirective mode = raw - i.size <= SLICE ? ZSTD_e_end : ZSTD_e_continue;
+
+		i.size = mode == ZSTD_e_end ? raw : i.size + SLICE;
+		/* The output has room for the whole bound: each call takes its
+		 * slice whole, and the last one ends the frame. */
+		r = ZSTD_compressStream2(W.cctx, &o, &i, mode);
+		if (ZSTD_isError(r))
+			break;
+		if (mode == ZSTD_e_end)
+			return r ? (size_t)-ZSTD_error_dstSize_tooSmall : o.pos;
+		if (i.pos != i.size)
+			return (size_t)-ZSTD_error_dstSize_tooSmall;
+		drain_all();
+	}
+	return r;
+}
+
+/* Writes the pending definitions and events as one chunk.  drain: the rings
+ * may be drained meanwhile, into the next chunk (not when the chunk must
+ * hold everything recorded so far: a sync, an exec, the end). */
+static int flush_chunk(bool drain)
 {
 	struct ha_chunk_header h;
+	struct buf in;
+	uint64_t written;
 	size_t raw, out;
 	int err;
 
@@ -164,6 +207,12 @@ static int flush_chunk(void)
 	memcpy(W.defs.p + W.defs.len, W.events.p, W.events.len);
 	raw = W.defs.len + W.events.len;
 	W.defs.len = W.events.len = 0;
+	written = W.events_written;
+	/* The payload leaves W.defs, which the drains may fill again. */
+	in = W.defs;
+	W.defs = W.spare;
+	W.spare = in;
+	W.spare.len = 0;
 
 	memset(&h, 0, sizeof(h));
 	h.magic = HA_CHUNK_MAGIC;
@@ -180,7 +229,10 @@ static int flush_chunk(void)
 			if (!W.comp)
 				return -ENOMEM;
 		}
-		out = ZSTD_compress2(W.cctx, W.comp + sizeof(h), W.comp_cap - sizeof(h), W.defs.p, raw);
+		if (drain)
+			out = compress_draining(W.comp + sizeof(h), W.comp_cap - sizeof(h), in.p, raw);
+		else
+			out = ZSTD_compress2(W.cctx, W.comp + sizeof(h), W.comp_cap - sizeof(h), in.p, raw);
 		if (ZSTD_isError(out))
 			return -EIO;
 		h.codec = HA_CODEC_ZSTD;
@@ -192,14 +244,14 @@ static int flush_chunk(void)
 		h.comp_size = (uint32_t)raw;
 		err = full_write(&h, sizeof(h));
 		if (!err)
-			err = full_write(W.defs.p, raw);
+			err = full_write(in.p, raw);
 	}
 	if (err) {
 		write_failed(-err);
 		return err;
 	}
 	W.good_size += (off_t)(sizeof(h) + out);
-	W.events_on_disk = W.events_written;
+	W.events_on_disk = written;
 	return 0;
 }
 
@@ -663,13 +715,13 @@ static void *writer_main(void *arg)
 		now = ha__now();
 		if (finishing) {
 			write_end(atomic_load(&finish_reason));
-			flush_chunk();
+			flush_chunk(false);
 			break;
 		}
 		if (flags & SYNC_EXEC)
 			write_end(HA_END_EXEC);
 		if (req != atomic_load(&sync_done) || (flags & SYNC_EXEC)) {
-			if (flush_chunk() < 0)
+			if (flush_chunk(false) < 0)
 				break;
 			atomic_store(&sync_done, req);
 			continue;
@@ -677,7 +729,7 @@ static void *writer_main(void *arg)
 		if (W.defs.len + W.events.len >= CHUNK_TARGET ||
 		    (now - W.last_flush >= (uint64_t)ha__opt.flush_ms * 1000000u * 9 / 10 &&
 		     W.defs.len + W.events.len)) {
-			if (flush_chunk() < 0)
+			if (flush_chunk(true) < 0)
 				break;
 		}
 		/* Last, so that the sleep separates the switch from the next SYNC time. */
