@@ -9,17 +9,19 @@
 enum { AHEAD = 8 };	/* how far behind in its queue *ahead looks */
 enum { QUEUE_AHEAD = 16 };	/* and how much further the queue is prefetched */
 
-/* Whether queue a's oldest goes before queue b's. */
-static inline int before(const struct ha_order *o, uint32_t a, uint32_t b)
+/* Whether the queue keyed a goes before the one keyed b. */
+static inline int before(const struct ha_order_key *a, const struct ha_order_key *b)
 {
-	const struct ha_order_queue *qa = &o->q[a], *qb = &o->q[b];
-	const struct ha_pend *x = &qa->v[qa->head], *y = &qb->v[qb->head];
+	return a->ts != b->ts ? a->ts < b->ts : a->opq < b->opq;
+}
 
-	if (x->ts != y->ts)
-		return x->ts < y->ts;
-	if (ha_pend_op(x) != ha_pend_op(y))
-		return ha_pend_op(x) < ha_pend_op(y);
-	return a < b;
+/* Queue qi's key: that of its oldest operation. */
+static inline struct ha_order_key key_of(const struct ha_order *o, uint32_t qi)
+{
+	const struct ha_order_queue *q = &o->q[qi];
+	const struct ha_pend *p = &q->v[q->head];
+
+	return (struct ha_order_key){ p->ts, (uint32_t)ha_pend_op(p) << 28 | qi, qi };
 }
 
 static inline struct ha_pend *at(const struct ha_order_queue *q, size_t i)
@@ -68,6 +70,8 @@ static uint32_t queue_of(struct ha_order *o, uint32_t tid)
 	for (i = home(o, tid); o->index[i]; i = (i + 1) & o->index_mask)
 		if (o->q[o->index[i] - 1].tid == tid)
 			return o->last = o->index[i] - 1;
+	if (o->nq == HA_ORDER_MAX_QUEUES)
+		ha_die("more than %u threads in one trace", HA_ORDER_MAX_QUEUES);
 	if (o->nq == o->capq) {
 		o->capq = o->capq ? 2 * o->capq : 16;
 		o->q = xrealloc(o->q, o->capq * sizeof(*o->q));
@@ -86,44 +90,44 @@ static uint32_t queue_of(struct ha_order *o, uint32_t tid)
 	return o->last = (uint32_t)o->nq++;
 }
 
-static void heap_set(struct ha_order *o, size_t pos, uint32_t qi)
+static void heap_set(struct ha_order *o, size_t pos, struct ha_order_key k)
 {
-	o->heap[pos] = qi;
-	o->q[qi].heap_pos = (uint32_t)pos + 1;
+	o->heap[pos] = k;
+	o->q[k.qi].heap_pos = (uint32_t)pos + 1;
 }
 
 static void sift_up(struct ha_order *o, size_t pos)
 {
-	uint32_t qi = o->heap[pos];
+	struct ha_order_key k = o->heap[pos];
 
 	while (pos) {
 		size_t parent = (pos - 1) / 2;
 
-		if (!before(o, qi, o->heap[parent]))
+		if (!before(&k, &o->heap[parent]))
 			break;
 		heap_set(o, pos, o->heap[parent]);
 		pos = parent;
 	}
-	heap_set(o, pos, qi);
+	heap_set(o, pos, k);
 }
 
 static void sift_down(struct ha_order *o, size_t pos)
 {
-	uint32_t qi = o->heap[pos];
+	struct ha_order_key k = o->heap[pos];
 
 	for (;;) {
 		size_t c = 2 * pos + 1;
 
 		if (c >= o->nheap)
 			break;
-		if (c + 1 < o->nheap && before(o, o->heap[c + 1], o->heap[c]))
+		if (c + 1 < o->nheap && before(&o->heap[c + 1], &o->heap[c]))
 			c++;
-		if (!before(o, o->heap[c], qi))
+		if (!before(&o->heap[c], &k))
 			break;
 		heap_set(o, pos, o->heap[c]);
 		pos = c;
 	}
-	heap_set(o, pos, qi);
+	heap_set(o, pos, k);
 }
 
 static void grow(struct ha_order_queue *q)
@@ -193,10 +197,11 @@ void ha_order_commit(struct ha_order *o)
 	q->len++;
 	o->pending++;
 	if (!q->heap_pos) {
-		o->heap[o->nheap] = qi;
+		o->heap[o->nheap] = key_of(o, qi);
 		sift_up(o, o->nheap++);
 	} else if (i == 0) {
-		sift_up(o, q->heap_pos - 1);	/* its oldest changed */
+		o->heap[q->heap_pos - 1] = key_of(o, qi);	/* its oldest changed */
+		sift_up(o, q->heap_pos - 1);
 	}
 }
 
@@ -208,13 +213,11 @@ const struct ha_pend *ha_order_next(struct ha_order *o, uint64_t limit, uint64_t
 	if (o->dry)
 		drop_dry(o);
 
-	if (!o->nheap)
+	if (!o->nheap || o->heap[0].ts >= limit)
 		return NULL;
-	o->taken = o->heap[0];
+	o->taken = o->heap[0].qi;
 	q = &o->q[o->taken];
 	p = &q->v[q->head];
-	if (p->ts >= limit)
-		return NULL;
 	q->head = (q->head + 1) & (q->cap - 1);
 	q->len--;
 	o->pending--;
@@ -223,6 +226,7 @@ const struct ha_pend *ha_order_next(struct ha_order *o, uint64_t limit, uint64_t
 	 * caches when many threads are busy: ask for it ahead too. */
 	__builtin_prefetch(at(q, AHEAD + QUEUE_AHEAD));
 	if (q->len) {
+		o->heap[0] = key_of(o, o->taken);
 		if (o->nheap > 1)
 			sift_down(o, 0);
 	} else {

@@ -24,18 +24,28 @@ struct ha_order_queue {
 	uint32_t heap_pos;	/* index in the heap + 1; 0 = not in it */
 };
 
+/* A heap entry: a queue and the key of its oldest operation, kept in the
+ * heap itself so that a comparison reads no queue.  opq is op << 28 | queue:
+ * ties on time go to the lower op, then to the queue that came first. */
+struct ha_order_key {
+	uint64_t ts;
+	uint32_t opq;
+	uint32_t qi;
+};
+#define HA_ORDER_MAX_QUEUES (1u << 28)
+
 struct ha_order {
 	struct ha_order_queue *q;	/* one per thread id */
 	size_t nq, capq;
 	uint32_t *index;		/* tid -> queue + 1, open addressing */
 	size_t index_mask;
-	uint32_t *heap;			/* queues with operations, by oldest */
+	struct ha_order_key *heap;	/* queues with operations, by oldest */
 	size_t nheap;
 	uint32_t last;			/* the queue pushed last (batches are per thread) */
 	size_t pending;			/* operations queued in all */
 	uint32_t dry;			/* a queue that just ran dry, + 1 */
-	uint32_t taken;
-	uint32_t reserved;		/* the queue ha_order_reserve gave room in */			/* the queue ha_order_next took from last */
+	uint32_t taken;			/* the queue ha_order_next took from last */
+	uint32_t reserved;		/* the queue ha_order_reserve gave room in */
 };
 
 void ha_order_init(struct ha_order *o);
