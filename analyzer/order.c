@@ -240,6 +240,54 @@ const struct ha_pend *ha_order_next(struct ha_order *o, uint64_t limit, uint64_t
 	return p;
 }
 
+const struct ha_pend *ha_order_run(struct ha_order *o, uint64_t limit, size_t max, size_t *n)
+{
+	struct ha_order_key bound = { limit, 0, 0 };
+	struct ha_order_queue *q;
+	const struct ha_pend *p;
+	size_t k, room;
+
+	if (o->dry)
+		drop_dry(o);
+	if (!o->nheap || o->heap[0].ts >= limit)
+		return NULL;
+	/* The run ends before the next queue's oldest, or at limit. */
+	for (size_t c = 1; c <= 2 && c < o->nheap; c++)
+		if (before(&o->heap[c], &bound))
+			bound = o->heap[c];
+	o->taken = o->heap[0].qi;
+	q = &o->q[o->taken];
+	p = &q->v[q->head];
+	room = q->cap - q->head;	/* contiguous up to the ring's end */
+	if (max > room)
+		max = room;
+	if (max > q->len)
+		max = q->len;
+	for (k = 1; k < max; k++) {
+		struct ha_order_key key = { p[k].ts, (uint32_t)ha_pend_op(&p[k]) << 28 | o->taken, 0 };
+
+		if (!before(&key, &bound))
+			break;
+	}
+	q->head = (q->head + k) & (q->cap - 1);
+	q->len -= k;
+	o->pending -= k;
+	if (q->len) {
+		o->heap[0] = key_of(o, o->taken);
+		if (o->nheap > 1)
+			sift_down(o, 0);
+	} else {
+		q->heap_pos = 0;
+		if (--o->nheap) {
+			heap_set(o, 0, o->heap[o->nheap]);
+			sift_down(o, 0);
+		}
+		o->dry = (uint32_t)(q - o->q) + 1;
+	}
+	*n = k;
+	return p;
+}
+
 uint64_t ha_order_peek_addr(const struct ha_order *o)
 {
 	const struct ha_order_queue *q;

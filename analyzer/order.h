@@ -59,6 +59,13 @@ void ha_order_commit(struct ha_order *o);
  * to the address of an operation some way behind it in its thread's queue
  * (0 if none), for the caller to prefetch what it will look up then. */
 const struct ha_pend *ha_order_next(struct ha_order *o, uint64_t limit, uint64_t *ahead);
+/* Like ha_order_next, for a run: up to max of the oldest operations, all from
+ * one queue and all older than limit and than every other queue's oldest, so
+ * in order; they are dequeued, and stay valid, contiguous, until the next
+ * call.  Returns the first and sets *n (1..max), or NULL.  An operation's
+ * successor in its thread is the next one of the run, or, for the last,
+ * what ha_order_peek_addr tells. */
+const struct ha_pend *ha_order_run(struct ha_order *o, uint64_t limit, size_t max, size_t *n);
 /* The address of the operation now first in the queue the last one returned
  * by ha_order_next came from (its thread's next), or 0 if there is none. */
 uint64_t ha_order_peek_addr(const struct ha_order *o);

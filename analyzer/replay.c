@@ -352,7 +352,7 @@ alloc:
 }
 
 enum { PREFETCH_FROM = 16383 };	/* slots - 1: 768 KiB of table and more */
-enum { PIPE_CAP = 65536, PIPE_AHEAD = 16, PIPE_FAR = 64 };
+enum { PIPE_CAP = 65536, PIPE_AHEAD = 16, PIPE_FAR = 64, RUN_MAX = 256 };
 
 /* The applying thread: takes the ordered operations from the pipe. */
 static void *applier(void *arg)
@@ -415,24 +415,32 @@ static void release(struct ha_replay *r, uint64_t limit)
 
 	if (!r->applier_tried)
 		start_applier(r);
+	if (r->pipe) {
+		size_t n;
+
+		/* Whole runs of a thread's operations at a time. */
+		while ((p = ha_order_run(&r->order, limit, RUN_MAX, &n))) {
+			for (size_t i = 0; i < n; i++) {
+				struct ha_pipe_item *it = ha_pipe_slot(r->pipe);
+
+				it->op = p[i];
+				it->link = !(p[i].bits & HA_PEND_LINKED) ? 0
+					   : i + 1 < n ? p[i + 1].addr
+					   : ha_order_peek_addr(&r->order);
+				ha_pipe_put(r->pipe);
+			}
+		}
+		ha_pipe_flush(r->pipe);
+		return;
+	}
 	while ((p = ha_order_next(&r->order, limit, &ahead))) {
 		/* A moving realloc's release: its new address is its thread's
 		 * next operation, still queued. */
 		link = p->bits & HA_PEND_LINKED ? ha_order_peek_addr(&r->order) : 0;
-		if (r->pipe) {
-			struct ha_pipe_item *it = ha_pipe_slot(r->pipe);
-
-			it->op = *p;
-			it->link = link;
-			ha_pipe_put(r->pipe);
-			continue;
-		}
 		if (ahead && r->live.mask >= PREFETCH_FROM)
 			ha_addrmap_prefetch(&r->live, ahead);
 		apply(r, p, link);
 	}
-	if (r->pipe)
-		ha_pipe_flush(r->pipe);
 }
 
 void ha_replay_sync(struct ha_replay *r, uint64_t ts)

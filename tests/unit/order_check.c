@@ -6,7 +6,9 @@
  * than a limit.  Equal times across threads and out-of-order arrivals within
  * a thread are frequent.  Every operation must come out exactly once, only
  * when older than the limit asked for, in (ts, op) order, a thread's equal
- * (ts, op) operations in their arrival order.  Run under ASan and UBSan by
+ * (ts, op) operations in their arrival order.  Odd rounds take them out with
+ * ha_order_run (runs of random length, one thread each), even rounds one by
+ * one with ha_order_next.  Run under ASan and UBSan by
  * `make test`.  Usage: order_check [rounds] [seed]; exit 0 when all held. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +53,8 @@ int main(int argc, char **argv)
 	ha_order_init(&o);
 	for (unsigned r = 0; r < rounds; r++) {
 		uint64_t limit, ahead;
-		const struct ha_pend *p;
+		const struct ha_pend *p, *run;
+		size_t nrun = 1;
 
 		/* Drain: a batch from each of a few threads. */
 		for (unsigned b = (unsigned)(next_rand() % 12); b > 0; b--) {
@@ -81,23 +84,31 @@ int main(int argc, char **argv)
 		}
 		/* SYNC: everything older than a time near the threads' clocks. */
 		limit = r + 1 == rounds ? UINT64_MAX : clock[next_rand() % MAXT];
-		while ((p = ha_order_next(&o, limit, &ahead))) {
-			unsigned t = p->tid - 1000, op = ha_pend_op(p);
+		while ((run = r % 2 ? ha_order_run(&o, limit, 1 + next_rand() % 300, &nrun)
+				    : ha_order_next(&o, limit, &ahead))) {
+			for (size_t k = 0; k < nrun; k++) {
+				unsigned t, op;
 
-			popped++;
-			if (p->ts >= limit)
-				return fail("released at or after the limit", popped);
-			if (p->ts < last_ts || (p->ts == last_ts && op < last_op))
-				return fail("out of (ts, op) order", popped);
-			if (t >= MAXT)
-				return fail("a thread that never pushed", popped);
-			/* A thread's equal (ts, op) operations keep their order. */
-			if (out_ts[t][op] == p->ts && p->stack < out_serial[t][op])
-				return fail("a thread's operations swapped", popped);
-			out_ts[t][op] = p->ts;
-			out_serial[t][op] = p->stack;
-			last_ts = p->ts;
-			last_op = op;
+				p = &run[k];
+				t = p->tid - 1000;
+				op = ha_pend_op(p);
+				popped++;
+				if (k && p->tid != run[0].tid)
+					return fail("a run mixes threads", popped);
+				if (p->ts >= limit)
+					return fail("released at or after the limit", popped);
+				if (p->ts < last_ts || (p->ts == last_ts && op < last_op))
+					return fail("out of (ts, op) order", popped);
+				if (t >= MAXT)
+					return fail("a thread that never pushed", popped);
+				/* A thread's equal (ts, op) operations keep their order. */
+				if (out_ts[t][op] == p->ts && p->stack < out_serial[t][op])
+					return fail("a thread's operations swapped", popped);
+				out_ts[t][op] = p->ts;
+				out_serial[t][op] = p->stack;
+				last_ts = p->ts;
+				last_op = op;
+			}
 		}
 		/* Time only moves on: what is left starts later than the limit. */
 		if (limit != UINT64_MAX && limit > floor) {
