@@ -205,6 +205,27 @@ void ha_order_commit(struct ha_order *o)
 	}
 }
 
+/* Dequeues k operations from the front of the top queue, q, and puts the
+ * heap right: q's new oldest, or q out of it. */
+static void dequeue_top(struct ha_order *o, struct ha_order_queue *q, size_t k)
+{
+	q->head = (q->head + k) & (q->cap - 1);
+	q->len -= k;
+	o->pending -= k;
+	if (q->len) {
+		o->heap[0] = key_of(o, o->taken);
+		if (o->nheap > 1)
+			sift_down(o, 0);
+	} else {
+		q->heap_pos = 0;
+		if (--o->nheap) {
+			heap_set(o, 0, o->heap[o->nheap]);
+			sift_down(o, 0);
+		}
+		o->dry = (uint32_t)(q - o->q) + 1;
+	}
+}
+
 const struct ha_pend *ha_order_next(struct ha_order *o, uint64_t limit, uint64_t *ahead)
 {
 	struct ha_order_queue *q;
@@ -218,25 +239,11 @@ const struct ha_pend *ha_order_next(struct ha_order *o, uint64_t limit, uint64_t
 	o->taken = o->heap[0].qi;
 	q = &o->q[o->taken];
 	p = &q->v[q->head];
-	q->head = (q->head + 1) & (q->cap - 1);
-	q->len--;
-	o->pending--;
-	*ahead = q->len > AHEAD ? at(q, AHEAD)->addr : 0;
+	*ahead = q->len > AHEAD + 1 ? at(q, AHEAD + 1)->addr : 0;
 	/* The queue itself was written a SYNC or two ago and has left the
 	 * caches when many threads are busy: ask for it ahead too. */
-	__builtin_prefetch(at(q, AHEAD + QUEUE_AHEAD));
-	if (q->len) {
-		o->heap[0] = key_of(o, o->taken);
-		if (o->nheap > 1)
-			sift_down(o, 0);
-	} else {
-		q->heap_pos = 0;
-		if (--o->nheap) {
-			heap_set(o, 0, o->heap[o->nheap]);
-			sift_down(o, 0);
-		}
-		o->dry = (uint32_t)(q - o->q) + 1;
-	}
+	__builtin_prefetch(at(q, AHEAD + 1 + QUEUE_AHEAD));
+	dequeue_top(o, q, 1);
 	return p;
 }
 
@@ -269,21 +276,7 @@ const struct ha_pend *ha_order_run(struct ha_order *o, uint64_t limit, size_t ma
 		if (!before(&key, &bound))
 			break;
 	}
-	q->head = (q->head + k) & (q->cap - 1);
-	q->len -= k;
-	o->pending -= k;
-	if (q->len) {
-		o->heap[0] = key_of(o, o->taken);
-		if (o->nheap > 1)
-			sift_down(o, 0);
-	} else {
-		q->heap_pos = 0;
-		if (--o->nheap) {
-			heap_set(o, 0, o->heap[o->nheap]);
-			sift_down(o, 0);
-		}
-		o->dry = (uint32_t)(q - o->q) + 1;
-	}
+	dequeue_top(o, q, k);
 	*n = k;
 	return p;
 }
