@@ -352,7 +352,7 @@ alloc:
 }
 
 enum { PREFETCH_FROM = 16383 };	/* slots - 1: 768 KiB of table and more */
-enum { PIPE_CAP = 65536, PIPE_AHEAD = 16, PIPE_FAR = 64, RUN_MAX = 256 };
+enum { PIPE_CAP = 65536, PIPE_AHEAD = 16, RUN_MAX = 256 };
 
 /* The applying thread: takes the ordered operations from the pipe. */
 static void *applier(void *arg)
@@ -363,12 +363,6 @@ static void *applier(void *arg)
 
 	while ((it = ha_pipe_get(pipe))) {
 		const struct ha_pipe_item *next = ha_pipe_peek(pipe, PIPE_AHEAD);
-		const struct ha_pipe_item *far = ha_pipe_peek(pipe, PIPE_FAR);
-
-		/* The items were written on the other core: their lines are
-		 * asked for well before they are read. */
-		if (far)
-			__builtin_prefetch(far);
 
 		/* The live table outgrows the caches when many blocks are live:
 		 * its misses overlap when asked for well ahead. */
