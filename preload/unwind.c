@@ -62,7 +62,8 @@ struct node {
  * slots, then the return addresses (depth each), then the frame pointers to
  * check, as (address, value) pairs. */
 struct flat {
-	uint32_t root, gen, n, nchk, token, pad;
+	uint32_t root, gen, n, nchk, token;
+	uint32_t hit;		/* confirmed a capture since it was made */
 	uint64_t used;
 	uint64_t d[];
 };
@@ -75,6 +76,7 @@ struct ha_scache {
 	uint32_t win, win_misses;	/* this window's captures and misses */
 	uint64_t hits, misses;		/* for HOTALLOC_DEBUG_SCACHE */
 	uint32_t plain_left;		/* captures left to do with plain libunwind */
+	uint8_t waste[FLAT_SETS];	/* paths of the set replaced in a row without a hit */
 	uint64_t seen[SEEN_BITS / 64];	/* stacks met once and not cached (a stack is
 					 * cached at its second sighting) */
 	size_t flat_size;
@@ -130,6 +132,7 @@ void ha__scache_clear(struct ha_scache *c)
 {
 	memset(c->root, 0, sizeof(c->root));
 	memset(c->seen, 0, sizeof(c->seen));
+	memset(c->waste, 0, sizeof(c->waste));
 	c->nnodes = 0;
 	c->gen++;
 }
@@ -159,16 +162,30 @@ static bool flat_ok(const struct ha_scache *c, const struct flat *f)
 }
 
 /* Makes the flat copy of the path of nodes path[0..n), in place of the
- * least recently used path of its set. */
+ * least recently used path of its set.  A set whose paths keep being
+ * replaced before they confirm anything (more paths from one frame 0 than it
+ * has ways, taken in turn: each is gone before it comes back) is copied into
+ * once in WASTE_PROBE times only, until one of its paths is used again. */
+#define WASTE_MAX 8
+#define WASTE_PROBE 16
 static void flatten(struct ha_scache *c, const uint32_t *path, unsigned n, uint32_t token)
 {
+	unsigned set = path[0] % FLAT_SETS;
 	struct flat *f = flat_of(c, path[0], 0);
 
+	if (c->waste[set] >= WASTE_MAX && c->clock % WASTE_PROBE)
+		return;
 	for (unsigned w = 1; w < FLAT_WAYS && f->gen == c->gen; w++) {
 		struct flat *g = flat_of(c, path[0], w);
 
 		if (g->gen != c->gen || g->used < f->used)
 			f = g;
+	}
+	if (f->gen == c->gen && !f->hit) {
+		if (c->waste[set] < WASTE_MAX)
+			c->waste[set]++;
+	} else {
+		c->waste[set] = 0;
 	}
 	uint64_t *slots = f->d, *pcs = slots + c->depth, *chk = pcs + c->depth;
 	unsigned k = 0;
@@ -190,6 +207,7 @@ static void flatten(struct ha_scache *c, const uint32_t *path, unsigned n, uint3
 	f->root = path[0];
 	f->gen = c->gen;
 	f->used = c->clock;
+	f->hit = 0;
 }
 
 static inline unsigned root_bucket(uint64_t slot, uint64_t pc)
@@ -375,6 +393,8 @@ unsigned ha__capture(struct ha_scache *c, uint64_t *frames, unsigned max, uint32
 		if (f->root == idx && f->gen == c->gen && f->n <= max && flat_ok(c, f)) {
 			c->hits++;
 			f->used = c->clock;
+			f->hit = 1;
+			c->waste[idx % FLAT_SETS] = 0;
 			*token = f->token;
 			if (c->nodes[f->token].announced)
 				return 0;
