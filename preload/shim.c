@@ -37,8 +37,9 @@ static inline bool ready(void)
 	return resolve_slow();
 }
 
-/* malloc and free: the calls that sampling lets through go straight to the
- * real function from a frameless fast path; everything else is below. */
+/* malloc, free, calloc and realloc: the calls that sampling lets through go
+ * straight to the real function from a frameless fast path (*_counted when
+ * the countdown ran out: picked or not); everything else is *_hooked. */
 static __attribute__((noinline)) void *malloc_hooked(size_t size, int picked)
 {
 	void *p;
