@@ -19,16 +19,6 @@ void ha_addrmap_free(struct ha_addrmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
-struct ha_block *ha_addrmap_find(struct ha_addrmap *m, uint64_t addr)
-{
-	for (size_t i = ha_addrmap_home(m, addr);; i = (i + 1) & m->mask) {
-		if (m->slots[i].addr == addr)
-			return &m->slots[i];
-		if (!m->slots[i].addr)
-			return NULL;
-	}
-}
-
 static void put(struct ha_addrmap *m, const struct ha_block *b)
 {
 	size_t i = ha_addrmap_home(m, b->addr);
@@ -80,16 +70,10 @@ struct ha_block *ha_addrmap_claim(struct ha_addrmap *m, uint64_t addr, int *foun
 	return &m->slots[i];
 }
 
-int ha_addrmap_remove(struct ha_addrmap *m, uint64_t addr, struct ha_block *out)
+void ha_addrmap_erase(struct ha_addrmap *m, struct ha_block *b)
 {
-	struct ha_block *b = ha_addrmap_find(m, addr);
-	size_t i, j;
+	size_t i = (size_t)(b - m->slots), j;
 
-	if (!b)
-		return 0;
-	if (out)
-		*out = *b;
-	i = (size_t)(b - m->slots);
 	/* Backward-shift: move later members of the run into the hole when
 	 * their home slot does not lie between the hole and them. */
 	for (j = (i + 1) & m->mask; m->slots[j].addr; j = (j + 1) & m->mask) {
@@ -102,5 +86,16 @@ int ha_addrmap_remove(struct ha_addrmap *m, uint64_t addr, struct ha_block *out)
 	}
 	m->slots[i].addr = 0;
 	m->count--;
+}
+
+int ha_addrmap_remove(struct ha_addrmap *m, uint64_t addr, struct ha_block *out)
+{
+	struct ha_block *b = ha_addrmap_find(m, addr);
+
+	if (!b)
+		return 0;
+	if (out)
+		*out = *b;
+	ha_addrmap_erase(m, b);
 	return 1;
 }

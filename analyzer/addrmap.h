@@ -47,7 +47,18 @@ static inline void ha_addrmap_prefetch(const struct ha_addrmap *m, uint64_t addr
 void ha_addrmap_init(struct ha_addrmap *m);
 void ha_addrmap_free(struct ha_addrmap *m);
 /* Returns the block at addr, or NULL.  The pointer is valid until the next insert or remove. */
-struct ha_block *ha_addrmap_find(struct ha_addrmap *m, uint64_t addr);
+static inline struct ha_block *ha_addrmap_find(struct ha_addrmap *m, uint64_t addr)
+{
+	for (size_t i = ha_addrmap_home(m, addr);; i = (i + 1) & m->mask) {
+		if (m->slots[i].addr == addr)
+			return &m->slots[i];
+		if (!m->slots[i].addr)
+			return NULL;
+	}
+}
+
+/* Removes the block at b, a pointer find or claim returned. */
+void ha_addrmap_erase(struct ha_addrmap *m, struct ha_block *b);
 /* Inserts b (b->addr must not be present). */
 void ha_addrmap_insert(struct ha_addrmap *m, const struct ha_block *b);
 /* The slot for addr, found or claimed in one probe: *found tells which.  A

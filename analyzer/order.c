@@ -130,11 +130,14 @@ static void sift_down(struct ha_order *o, size_t pos)
 	heap_set(o, pos, k);
 }
 
-static void grow(struct ha_order_queue *q)
+static void grow(struct ha_order_queue *q, size_t need)
 {
 	size_t cap = q->cap ? 2 * q->cap : 16;
-	struct ha_pend *v = xmalloc(cap * sizeof(*v));
+	struct ha_pend *v;
 
+	while (cap < need)
+		cap *= 2;
+	v = xmalloc(cap * sizeof(*v));
 	for (size_t i = 0; i < q->len; i++)
 		v[i] = *at(q, i);
 	free(q->v);
@@ -168,8 +171,20 @@ struct ha_pend *ha_order_reserve(struct ha_order *o, uint32_t tid)
 	o->reserved = queue_of(o, tid);
 	q = &o->q[o->reserved];
 	if (q->len == q->cap)
-		grow(q);
+		grow(q, q->len + 1);
 	return at(q, q->len);
+}
+
+void ha_order_reserve_n(struct ha_order *o, uint32_t tid, size_t n)
+{
+	struct ha_order_queue *q;
+
+	if (o->dry)
+		drop_dry(o);
+	o->reserved = queue_of(o, tid);
+	q = &o->q[o->reserved];
+	if (q->len + n > q->cap)
+		grow(q, q->len + n);
 }
 
 void ha_order_commit(struct ha_order *o)
@@ -202,6 +217,31 @@ void ha_order_commit(struct ha_order *o)
 	} else if (i == 0) {
 		o->heap[q->heap_pos - 1] = key_of(o, qi);	/* its oldest changed */
 		sift_up(o, q->heap_pos - 1);
+	}
+}
+
+void ha_order_commit_n(struct ha_order *o, size_t m, int sorted)
+{
+	uint32_t qi = o->reserved;
+	struct ha_order_queue *q = &o->q[qi];
+	const struct ha_pend *first = at(q, q->len);
+
+	if (!m)
+		return;
+	/* Out of order somewhere (never in a sound trace but for equal
+	 * times): each into its place, one at a time. */
+	if (!sorted || (q->len && (at(q, q->len - 1)->ts > first->ts ||
+				   (at(q, q->len - 1)->ts == first->ts &&
+				    ha_pend_op(at(q, q->len - 1)) > ha_pend_op(first))))) {
+		while (m--)
+			ha_order_commit(o);
+		return;
+	}
+	q->len += m;
+	o->pending += m;
+	if (!q->heap_pos) {
+		o->heap[o->nheap] = key_of(o, qi);
+		sift_up(o, o->nheap++);
 	}
 }
 

@@ -54,6 +54,11 @@ void ha_order_free(struct ha_order *o);
  * ha_order_commit before any other call.  Never fails (exits on OOM). */
 struct ha_pend *ha_order_reserve(struct ha_order *o, uint32_t tid);
 void ha_order_commit(struct ha_order *o);
+/* Like reserve, for up to n operations of thread tid at once: the k-th goes
+ * at ha_order_room(o, k) (replay.h), and ha_order_commit_n queues the first
+ * m of them.  sorted: the caller saw them in order, (ts, op) never going back. */
+void ha_order_reserve_n(struct ha_order *o, uint32_t tid, size_t n);
+void ha_order_commit_n(struct ha_order *o, size_t m, int sorted);
 /* The oldest queued operation if its ts is below limit, else NULL; it is
  * dequeued, and the pointer stays valid until the next call.  *ahead is set
  * to the address of an operation some way behind it in its thread's queue

@@ -7,9 +7,9 @@
 #include "profile.h"
 #include "util.h"
 
-static void on_event(void *ctx, const struct ha_event *ev)
+static void on_events(void *ctx, const struct ha_event *evs, size_t n)
 {
-	ha_replay_event(&((struct ha_profile *)ctx)->rp, ev);
+	ha_replay_events(&((struct ha_profile *)ctx)->rp, evs, n);
 }
 
 static void on_sync(void *ctx, uint64_t ts)
@@ -89,7 +89,7 @@ int ha_profile_load(struct ha_profile *p, const char *path, const struct ha_load
 {
 	struct ha_trace t;
 	struct ha_visitor v = {
-		.ctx = p, .event = on_event, .stack = on_stack, .module = on_module,
+		.ctx = p, .events = on_events, .stack = on_stack, .module = on_module,
 		.unload = on_unload, .info = on_info, .sync = on_sync, .lost = on_lost, .end = on_end,
 	};
 	double start = now_s(), last = start;

@@ -298,77 +298,152 @@ static const char *get_s(struct cursor *c, size_t *len)
 	return s;
 }
 
-static int decode_batch(struct ha_trace *t, struct cursor *c, const struct ha_visitor *v)
+enum { EV_BATCH = 128 };	/* events handed over at a time */
+
+/* Hands the events decoded so far to the visitor. */
+static void deliver(const struct ha_visitor *v, const struct ha_event *evs, size_t n)
 {
-	uint32_t tid = (uint32_t)get_v(c);
-	uint64_t ts = get_v(c), count = get_v(c), addr = 0;
+	if (!n)
+		return;
+	if (v->events) {
+		v->events(v->ctx, evs, n);
+		return;
+	}
+	for (size_t i = 0; v->event && i < n; i++)
+		v->event(v->ctx, &evs[i]);
+}
+
+/* A varint with no bound check: the caller made sure that FAST_ROOM bytes
+ * are left.  Longer than 10 bytes is malformed. */
+static inline uint64_t get_fast(struct cursor *c)
+{
+	const uint8_t *p = c->p;
+	uint64_t v = *p++, b;
+
+	if (ha_likely_r(v < 0x80)) {
+		c->p = p;
+		return v;
+	}
+	v &= 0x7f;
+	for (unsigned s = 7; s < 70; s += 7) {
+		b = *p++;
+		v |= (b & 0x7f) << s;
+		if (b < 0x80) {
+			c->p = p;
+			return v;
+		}
+	}
+	c->bad = 1;
+	return 0;
+}
+
+/* An event's longest encoding but a mark's: its kind and six varints. */
+enum { FAST_ROOM = 64 };
+
+/* Decodes one event other than a mark into ev; fast: FAST_ROOM bytes are
+ * left (a constant, so that each caller gets its own copy). */
+static inline __attribute__((always_inline)) void
+decode_event(struct cursor *c, struct ha_event *ev, unsigned kind, uint64_t *addr, bool fast)
+{
+#define GET() (fast ? get_fast(c) : get_v(c))
+	*addr += (uint64_t)ha_unzigzag(GET());
+	ev->addr = *addr;
+	ev->old = ev->pre = ev->align = 0;
+	ev->size = 0;
+	ev->stack = 0;
+	switch (kind) {
+	case HA_EV_FREE:
+		break;
+	case HA_EV_MALLOC:
+	case HA_EV_VALLOC:
+	case HA_EV_PVALLOC:
+		ev->size = GET();
+		ev->stack = (uint32_t)GET();
+		break;
+	case HA_EV_REALLOC:
+	case HA_EV_REALLOCARRAY:
+		ev->old = ev->addr + (uint64_t)ha_unzigzag(GET());
+		ev->size = GET();
+		ev->stack = (uint32_t)GET();
+		ev->pre = GET();
+		ev->pre = ev->pre <= ev->ts ? ev->ts - ev->pre : 0;
+		break;
+	case HA_EV_CALLOC: {
+		uint64_t nmemb = GET(), size = GET();
+		ev->align = nmemb;
+		if (__builtin_mul_overflow(nmemb, size, &ev->size))
+			ev->size = UINT64_MAX;
+		ev->stack = (uint32_t)GET();
+		break;
+	}
+	default:
+		ev->align = GET();
+		ev->size = GET();
+		ev->stack = (uint32_t)GET();
+		break;
+	}
+#undef GET
+}
+
+static int decode_batch(struct ha_trace *t, struct cursor *cur, const struct ha_visitor *v)
+{
+	/* A copy of the cursor that nothing else can see, kept in registers
+	 * across the stores into the events. */
+	struct cursor lc = *cur, *c = &lc;
+	uint32_t tid = (uint32_t)get_v(c), nstacks = t->nstacks;
+	uint64_t ts = get_v(c), count = get_v(c), addr = 0, last = t->last_ts;
+	struct ha_event evs[EV_BATCH];
+	size_t n = 0;
 
 	for (uint64_t i = 0; i < count && !c->bad; i++) {
-		struct ha_event ev;
+		struct ha_event *ev = &evs[n];
+		unsigned kind;
 		size_t len;
 
-		memset(&ev, 0, sizeof(ev));
 		if (c->p >= c->end) {
 			c->bad = 1;
 			break;
 		}
-		ev.kind = *c->p++;
-		ev.tid = tid;
-		ts += get_v(c);
-		ev.ts = ts;
-		if (ev.kind >= HA_EV_NKINDS) {
+		kind = *c->p++;
+		if (kind >= HA_EV_NKINDS) {
 			c->bad = 1;
 			break;
 		}
-		if (ev.kind == HA_EV_MARK) {
-			ev.mark = get_s(c, &len);
-			ev.mark_len = (uint32_t)len;
+		/* Every field set, none twice: no memset of the whole. */
+		ev->kind = (uint8_t)kind;
+		ev->tid = tid;
+		if (ha_likely_r(c->end - c->p >= FAST_ROOM && kind != HA_EV_MARK)) {
+			ts += get_fast(c);
+			ev->ts = ts;
+			decode_event(c, ev, kind, &addr, true);
+		} else if (kind != HA_EV_MARK) {
+			ts += get_v(c);
+			ev->ts = ts;
+			decode_event(c, ev, kind, &addr, false);
 		} else {
-			addr += (uint64_t)get_z(c);
-			ev.addr = addr;
-		}
-		switch (ev.kind) {
-		case HA_EV_FREE:
-		case HA_EV_MARK:
-			break;
-		case HA_EV_MALLOC:
-		case HA_EV_VALLOC:
-		case HA_EV_PVALLOC:
-			ev.size = get_v(c);
-			ev.stack = (uint32_t)get_v(c);
-			break;
-		case HA_EV_REALLOC:
-		case HA_EV_REALLOCARRAY:
-			ev.old = ev.addr + (uint64_t)get_z(c);
-			ev.size = get_v(c);
-			ev.stack = (uint32_t)get_v(c);
-			ev.pre = get_v(c);
-			ev.pre = ev.pre <= ev.ts ? ev.ts - ev.pre : 0;
-			break;
-		case HA_EV_CALLOC: {
-			uint64_t nmemb = get_v(c), size = get_v(c);
-			ev.align = nmemb;
-			if (__builtin_mul_overflow(nmemb, size, &ev.size))
-				ev.size = UINT64_MAX;
-			ev.stack = (uint32_t)get_v(c);
-			break;
-		}
-		default:
-			ev.align = get_v(c);
-			ev.size = get_v(c);
-			ev.stack = (uint32_t)get_v(c);
-			break;
+			ts += get_v(c);
+			ev->ts = ts;
+			ev->mark = get_s(c, &len);
+			ev->mark_len = (uint32_t)len;
+			ev->addr = ev->old = ev->pre = ev->align = ev->size = 0;
+			ev->stack = 0;
 		}
 		/* A stack is defined before the events that use it. */
-		if (ev.stack > t->nstacks)
+		if (ev->stack > nstacks)
 			c->bad = 1;
 		if (c->bad)
 			break;
-		if (ts > t->last_ts)
-			t->last_ts = ts;
-		if (v->event)
-			v->event(v->ctx, &ev);
+		if (ts > last)
+			last = ts;
+		if (++n == EV_BATCH) {
+			deliver(v, evs, n);
+			n = 0;
+		}
 	}
+	/* What was decoded before a fault still counts, as it did one by one. */
+	deliver(v, evs, n);
+	t->last_ts = last;
+	*cur = lc;
 	return c->bad ? -1 : 0;
 }
 

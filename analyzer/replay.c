@@ -11,6 +11,7 @@
 #include <uthash.h>
 #include "pipe.h"
 #include "replay.h"
+#include "sites.h"
 #include "util.h"
 
 void ha_replay_init(struct ha_replay *r, const char *from, const char *to, const char *per)
@@ -95,15 +96,13 @@ static void op_init(struct ha_pend *p, unsigned op, const struct ha_event *ev, u
 	p->tid = ev->tid;
 }
 
-void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
+/* Writes ev's operations into the room reserved in its thread's queue, from
+ * place k on; returns how many it wrote (a realloc that moved makes two). */
+static size_t put_event(struct ha_replay *r, const struct ha_event *ev, size_t k)
 {
-	struct ha_pend *p;
+	struct ha_pend *p = ha_order_room(&r->order, k);
+	size_t m = 1;
 
-	if (ev->ts < r->first_ts)
-		r->first_ts = ev->ts;
-	if (ev->ts > r->last_ts)
-		r->last_ts = ev->ts;
-	p = ha_order_reserve(&r->order, ev->tid);
 	switch (ev->kind) {
 	case HA_EV_MARK:
 		op_init(p, HA_OP_MARK, ev, ev->ts, 0);
@@ -127,12 +126,13 @@ void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
 			} else {
 				/* The old block was released inside the real call,
 				 * before any other thread could be given its address:
-				 * two operations. */
+				 * two operations, the release at or before the
+				 * allocation. */
 				op_init(p, HA_OP_FREE, ev, ev->pre, ev->old);
 				p->bits |= HA_PEND_LINKED;
-				ha_order_commit(&r->order);
-				p = ha_order_reserve(&r->order, ev->tid);
+				p = ha_order_room(&r->order, k + 1);
 				op_init(p, HA_OP_ALLOC, ev, ev->ts, ev->addr);
+				m = 2;
 			}
 		} else if (ev->old && ev->size == 0) {
 			op_init(p, HA_OP_FREE, ev, ev->pre, ev->old);	/* glibc's realloc(p, 0) */
@@ -147,7 +147,46 @@ void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
 	/* The event's last op counts its call: with a realloc that moved, the
 	 * allocation, which is what the window decides on. */
 	p->bits |= HA_PEND_CALL;
-	ha_order_commit(&r->order);
+	return m;
+}
+
+void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
+{
+	ha_replay_events(r, ev, 1);
+}
+
+void ha_replay_events(struct ha_replay *r, const struct ha_event *evs, size_t n)
+{
+	uint64_t first = r->first_ts, last = r->last_ts, pts = 0;
+	unsigned pop = 0;
+	size_t k = 0;
+	int sorted = 1;
+
+	if (!n)
+		return;
+	ha_order_reserve_n(&r->order, evs[0].tid, 2 * n);
+	for (size_t i = 0; i < n; i++) {
+		const struct ha_event *ev = &evs[i];
+		size_t m = put_event(r, ev, k);
+
+		if (ev->ts < first)
+			first = ev->ts;
+		if (ev->ts > last)
+			last = ev->ts;
+		/* In order, (ts, op) never going back: as good as always. */
+		for (size_t j = k; j < k + m; j++) {
+			const struct ha_pend *p = ha_order_room(&r->order, j);
+			unsigned op = ha_pend_op(p);
+
+			sorted &= p->ts > pts || (p->ts == pts && op >= pop);
+			pts = p->ts;
+			pop = op;
+		}
+		k += m;
+	}
+	r->first_ts = first;
+	r->last_ts = last;
+	ha_order_commit_n(&r->order, k, sorted);
 }
 
 static bool note_peak(struct ha_totals *t, uint64_t ts)
@@ -217,9 +256,82 @@ static uint32_t weight_of(const struct ha_replay *r, uint64_t size, uint64_t sta
 	return k < 1 ? 1 : k > 0x7fffffff ? 0x7fffffff : (uint32_t)k;
 }
 
-/* Applies one operation; link is a moving realloc's new address (its
- * release part's), else 0. */
-static void apply(struct ha_replay *r, const struct ha_pend *p, uint64_t link)
+/* The live table's slot for a new block at addr.  One already there is a
+ * block whose free was never seen (or arrived out of the window): it is
+ * counted, and taken out of the live figures. */
+static struct ha_block *claim_live(struct ha_replay *r, uint64_t addr)
+{
+	struct ha_totals *t = &r->tot;
+	struct ha_block *b;
+	int found;
+
+	b = ha_addrmap_claim(&r->live, addr, &found);
+	if (found) {
+		t->conflicts++;
+		if (b->in_window) {
+			t->live_bytes -= (uint64_t)b->weight * b->size;
+			t->live_blocks -= b->weight;
+		}
+	}
+	return b;
+}
+
+/* The two operations nearly all traces are made of, applied and observed in
+ * one go when the window is open and the observer is the per-site one: the
+ * free of a block born in the window, and an allocation other than a
+ * realloc's.  The same figures as apply's general path; false, with nothing
+ * done, for the rest. */
+static bool apply_fast(struct ha_replay *r, struct ha_sites *s, const struct ha_pend *p)
+{
+	struct ha_totals *t = &r->tot;
+	unsigned op = ha_pend_op(p), kind = ha_pend_kind(p);
+	uint64_t w, size;
+	struct ha_block *b;
+	bool peak;
+
+	if (op == HA_OP_FREE && !(p->bits & HA_PEND_LINKED)) {
+		b = ha_addrmap_find(&r->live, p->addr);
+		if (!b || !b->in_window)
+			return false;
+		w = b->weight;
+		t->frees += w;
+		t->live_bytes -= w * b->size;
+		t->live_blocks -= w;
+		if (p->bits & HA_PEND_CALL)
+			t->calls[kind] += w;
+		ha_sites_release(s, p, b);
+		ha_addrmap_erase(&r->live, b);
+		return true;
+	}
+	if (op != HA_OP_ALLOC || kind == HA_EV_REALLOC || kind == HA_EV_REALLOCARRAY)
+		return false;
+	size = ha_pend_size(p);
+	b = claim_live(r, p->addr);
+	b->size = size;
+	b->ts = p->ts;
+	b->serial = ++r->serial;
+	b->stack = p->stack;
+	b->tid = p->tid;
+	b->grows = 0;
+	w = r->sample_bytes ? weight_of(r, size, p->stack, r->serial) : 1;
+	b->in_window = 1;
+	b->weight = (uint32_t)w;
+	t->allocations += w;
+	t->bytes_allocated += w * size;
+	t->live_bytes += w * size;
+	t->live_blocks += w;
+	peak = note_peak(t, p->ts);
+	if (p->bits & HA_PEND_CALL)
+		t->calls[kind] += w;
+	ha_sites_born(s, b);
+	if (peak)
+		s->epoch++;
+	return true;
+}
+
+/* apply's general path: every operation, window and observer. */
+static __attribute__((noinline)) void apply_any(struct ha_replay *r, const struct ha_pend *p,
+						uint64_t link)
 {
 	struct ha_totals *t = &r->tot;
 	struct ha_block old, *cur, moved, *slot = NULL;
@@ -305,19 +417,7 @@ static void apply(struct ha_replay *r, const struct ha_pend *p, uint64_t link)
 		if ((kind == HA_EV_REALLOC || kind == HA_EV_REALLOCARRAY) &&
 		    ha_addrmap_remove(&r->moving, p->addr, &moved))
 			grows = moved.grows + (size > moved.size);
-		{
-			int found;
-
-			slot = ha_addrmap_claim(&r->live, p->addr, &found);
-			if (found) {
-				/* Its free was never seen (or arrived out of the window). */
-				t->conflicts++;
-				if (slot->in_window) {
-					t->live_bytes -= (uint64_t)slot->weight * slot->size;
-					t->live_blocks -= slot->weight;
-				}
-			}
-		}
+		slot = claim_live(r, p->addr);
 alloc:
 		if (!slot) {
 			int found;
@@ -349,6 +449,15 @@ alloc:
 		t->calls[kind] += w;
 	if (r->observe)
 		r->observe(r->observe_ctx, p, have_old ? &old : NULL, born, peak);
+}
+
+/* Applies one operation; link is a moving realloc's new address (its
+ * release part's), else 0. */
+static inline void apply(struct ha_replay *r, const struct ha_pend *p, uint64_t link)
+{
+	if (!(r->window == HA_WIN_IN && !link && r->observe == ha_sites_observe &&
+	      apply_fast(r, r->observe_ctx, p)))
+		apply_any(r, p, link);
 }
 
 enum { PREFETCH_FROM = 16383 };	/* slots - 1: 768 KiB of table and more */

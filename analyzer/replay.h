@@ -58,6 +58,14 @@ static inline unsigned ha_pend_kind(const struct ha_pend *p)
 	return (unsigned)(p->bits >> HA_PEND_KIND_SHIFT) & 15;
 }
 
+/* Place k of the room ha_order_reserve_n made (order.h). */
+static inline struct ha_pend *ha_order_room(const struct ha_order *o, size_t k)
+{
+	const struct ha_order_queue *q = &o->q[o->reserved];
+
+	return &q->v[(q->head + q->len + k) & (q->cap - 1)];
+}
+
 enum { HA_OP_FREE = 0, HA_OP_RESIZE = 1, HA_OP_ALLOC = 2, HA_OP_NOP = 3, HA_OP_MARK = 4 };
 
 /* A marker name seen in the trace, and the roles --from/--to/--per give it. */
@@ -119,6 +127,8 @@ void ha_replay_init(struct ha_replay *r, const char *from, const char *to, const
 void ha_replay_free(struct ha_replay *r);
 /* Visitor entry points: feed events and syncs in file order. */
 void ha_replay_event(struct ha_replay *r, const struct ha_event *ev);
+/* n events of one thread at once, in file order: the same as n calls. */
+void ha_replay_events(struct ha_replay *r, const struct ha_event *evs, size_t n);
 void ha_replay_sync(struct ha_replay *r, uint64_t ts);
 /* Applies every pending event: call at the end of the trace. */
 void ha_replay_finish(struct ha_replay *r);

@@ -31,25 +31,9 @@ void ha_sites_free(struct ha_sites *s)
 	memset(s, 0, sizeof(*s));
 }
 
-unsigned ha_size_bucket(uint64_t size)
-{
-	return size ? 64u - (unsigned)__builtin_clzll(size) : 0;
-}
-
 uint64_t ha_size_bucket_lo(unsigned b)
 {
 	return b ? (uint64_t)1 << (b - 1) : 0;
-}
-
-static unsigned life_bucket(uint64_t ns)
-{
-	unsigned top, sub;
-
-	if (ns < HA_LIFE_SUB)
-		return (unsigned)ns;
-	top = 63u - (unsigned)__builtin_clzll(ns);		/* >= 3 */
-	sub = (unsigned)(ns >> (top - 3)) & (HA_LIFE_SUB - 1);
-	return (top - 2) * HA_LIFE_SUB + sub;
 }
 
 /* The upper bound of a lifetime bucket (what a percentile reports). */
@@ -83,26 +67,22 @@ uint64_t ha_site_lifetime_pct(const struct ha_site *site, double pct)
 	return site->life_max;
 }
 
-static struct ha_site *site_of(struct ha_sites *s, uint32_t stack)
+struct ha_site *ha_sites_grow(struct ha_sites *s, uint32_t stack)
 {
-	if (stack >= s->nsites) {
-		size_t n = s->nsites ? s->nsites : 64;
+	size_t n = s->nsites ? s->nsites : 64;
 
-		while (n <= stack)
-			n *= 2;
-		s->by_stack = xrealloc(s->by_stack, n * sizeof(*s->by_stack));
-		memset(s->by_stack + s->nsites, 0, (n - s->nsites) * sizeof(*s->by_stack));
-		for (size_t i = s->nsites; i < n; i++)
-			s->by_stack[i].stack = (uint32_t)i;
-		s->nsites = n;
-	}
+	while (n <= stack)
+		n *= 2;
+	s->by_stack = xrealloc(s->by_stack, n * sizeof(*s->by_stack));
+	memset(s->by_stack + s->nsites, 0, (n - s->nsites) * sizeof(*s->by_stack));
+	for (size_t i = s->nsites; i < n; i++)
+		s->by_stack[i].stack = (uint32_t)i;
+	s->nsites = n;
 	return &s->by_stack[stack];
 }
 
-static struct ha_thread_stats *thread_of(struct ha_sites *s, uint32_t tid)
+struct ha_thread_stats *ha_sites_find_thread(struct ha_sites *s, uint32_t tid)
 {
-	if (s->last_thread < s->nthreads && s->threads[s->last_thread].tid == tid)
-		return &s->threads[s->last_thread];
 	/* Few threads live at once; the latest ones are searched first. */
 	for (size_t i = s->nthreads; i > 0; i--)
 		if (s->threads[i - 1].tid == tid) {
@@ -119,64 +99,14 @@ static struct ha_thread_stats *thread_of(struct ha_sites *s, uint32_t tid)
 	return &s->threads[s->nthreads++];
 }
 
-static void save_for_peak(struct ha_sites *s, struct ha_site *site)
+void ha_sites_life_hist(struct ha_site *site)
 {
-	if (site->saved_epoch != s->epoch) {
-		site->saved_live = site->live_bytes;
-		site->saved_epoch = s->epoch;
-	}
+	site->life_hist = xcalloc(HA_LIFE_BUCKETS, sizeof(uint64_t));
 }
 
 uint64_t ha_site_peak_bytes(const struct ha_sites *s, const struct ha_site *site)
 {
 	return site->saved_epoch == s->epoch ? site->saved_live : site->live_bytes;
-}
-
-static void release(struct ha_sites *s, const struct ha_pend *op, const struct ha_block *b)
-{
-	struct ha_site *site = site_of(s, b->stack);
-	uint64_t life = op->ts > b->ts ? op->ts - b->ts : 0;
-	struct ha_thread_stats *th = thread_of(s, op->tid);
-
-	uint64_t w = b->weight;
-
-	save_for_peak(s, site);
-	site->live_bytes -= w * b->size;
-	site->live_blocks -= w;
-	site->frees += w;
-	th->frees += w;
-	if (!site->life_hist)
-		site->life_hist = xcalloc(HA_LIFE_BUCKETS, sizeof(uint64_t));
-	site->life_hist[life_bucket(life)] += w;
-	site->life_n += w;
-	if (life > site->life_max)
-		site->life_max = life;
-	bool young = false;
-
-	if (life < s->short_ns && ha_pend_op(op) == HA_OP_FREE && !(op->bits & HA_PEND_LINKED)) {
-		site->short_lived += w;
-		s->short_lived += w;
-		young = true;
-	}
-	if (op->tid != b->tid) {
-		site->cross_thread_frees += w;
-		th->cross_thread_frees += w;
-		s->cross_thread_frees += w;
-	} else if (th->last_serial == b->serial && ha_pend_op(op) == HA_OP_FREE && !(op->bits & HA_PEND_LINKED)) {
-		/* Freed by its thread before that thread allocated anything else. */
-		site->temporary += w;
-		s->temporary += w;
-		young = true;
-	}
-	if (young)
-		site->churn += w;
-	/* A block that grew by realloc twice or more, now gone for good. */
-	if (b->grows >= 2 && !(op->bits & HA_PEND_LINKED) && ha_pend_op(op) == HA_OP_FREE) {
-		site->chains += w;
-		site->chain_reallocs += w * b->grows;
-		site->chain_final_bytes += w * b->size;
-		s->chains += w;
-	}
 }
 
 void ha_sites_observe(void *ctx, const struct ha_pend *op, const struct ha_block *freed,
@@ -185,24 +115,9 @@ void ha_sites_observe(void *ctx, const struct ha_pend *op, const struct ha_block
 	struct ha_sites *s = ctx;
 
 	if (freed)
-		release(s, op, freed);
-	if (born) {
-		struct ha_site *site = site_of(s, born->stack);
-		struct ha_thread_stats *th = thread_of(s, born->tid);
-		unsigned b = ha_size_bucket(born->size);
-		uint64_t w = born->weight;
-
-		save_for_peak(s, site);
-		site->allocations += w;
-		site->bytes += w * born->size;
-		site->live_bytes += w * born->size;
-		site->live_blocks += w;
-		site->size_hist[b] += w;
-		s->size_hist[b] += w;
-		th->allocations += w;
-		th->bytes += w * born->size;
-		th->last_serial = born->serial;
-	}
+		ha_sites_release(s, op, freed);
+	if (born)
+		ha_sites_born(s, born);
 	if (new_peak)
 		s->epoch++;
 }
@@ -237,7 +152,7 @@ void ha_sites_finish(void *ctx, struct ha_replay *r)
 
 		if (!b->addr || !b->in_window)
 			continue;
-		site = site_of(s, b->stack);
+		site = ha_site_of(s, b->stack);
 		site->leaked_blocks += b->weight;
 		site->leaked_bytes += (uint64_t)b->weight * b->size;
 		if (b->grows >= 2) {

@@ -27,6 +27,9 @@ struct ha_event {
 struct ha_visitor {
 	void *ctx;
 	void (*event)(void *ctx, const struct ha_event *ev);
+	/* Optional, in event's place: a run of events of one thread, in file
+	 * order (marks' names valid during the call). */
+	void (*events)(void *ctx, const struct ha_event *evs, size_t n);
 	void (*stack)(void *ctx, uint32_t id, const uint64_t *frames, unsigned n);
 	void (*module)(void *ctx, uint32_t id, uint64_t ts, uint64_t bias, const char *path,
 		       const uint8_t *build_id, unsigned build_id_len, const uint64_t *segs,

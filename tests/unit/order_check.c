@@ -63,8 +63,18 @@ int main(int argc, char **argv)
 
 			if (!left[t])
 				left[t] = next_rand() % 4 ? (uint32_t)(next_rand() % 50) + 1 : 20000;
+			/* Half the batches go in at once (ha_order_reserve_n), and
+			 * now and then as if the caller had not seen them in order. */
+			bool many = next_rand() % 2;
+			size_t k = 0;
+			int sorted = 1;
+			uint64_t pts = 0;
+			unsigned pop = 0;
+
+			if (many)
+				ha_order_reserve_n(&o, 1000 + t, n);
 			for (unsigned i = 0; i < n && left[t]; i++, left[t]--) {
-				struct ha_pend *q = ha_order_reserve(&o, 1000 + t);
+				struct ha_pend *q = many ? ha_order_room(&o, k) : ha_order_reserve(&o, 1000 + t);
 				uint64_t ts = clock[t] + next_rand() % 3;	/* equal times often */
 				unsigned op = (unsigned)(next_rand() % 5);
 
@@ -78,9 +88,18 @@ int main(int argc, char **argv)
 				q->bits = (uint64_t)op << HA_PEND_OP_SHIFT;
 				q->tid = 1000 + t;
 				q->stack = ++serial[t];
-				ha_order_commit(&o);
+				if (many) {
+					sorted &= ts > pts || (ts == pts && op >= pop);
+					pts = ts;
+					pop = op;
+					k++;
+				} else {
+					ha_order_commit(&o);
+				}
 				pushed++;
 			}
+			if (many)
+				ha_order_commit_n(&o, k, sorted && next_rand() % 8);
 		}
 		/* SYNC: everything older than a time near the threads' clocks. */
 		limit = r + 1 == rounds ? UINT64_MAX : clock[next_rand() % MAXT];
