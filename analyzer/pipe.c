@@ -9,7 +9,7 @@
 #include "pipe.h"
 #include "util.h"
 
-enum { PIPE_BATCH = 64, SPINS = 256 };
+enum { SPINS = 256 };
 
 void ha_pipe_init(struct ha_pipe *p, size_t cap)
 {
@@ -62,7 +62,7 @@ static bool has_items(struct ha_pipe *p)
 	return atomic_load(&p->tail) != p->get_pos || atomic_load(&p->closed);
 }
 
-struct ha_pipe_item *ha_pipe_slot(struct ha_pipe *p)
+struct ha_pipe_item *ha_pipe_slot_wait(struct ha_pipe *p)
 {
 	unsigned spins = 0;
 
@@ -82,12 +82,6 @@ void ha_pipe_flush(struct ha_pipe *p)
 	wake(&p->consumer_waits);
 }
 
-void ha_pipe_put(struct ha_pipe *p)
-{
-	if (++p->put_pos % PIPE_BATCH == 0)
-		ha_pipe_flush(p);
-}
-
 void ha_pipe_close(struct ha_pipe *p)
 {
 	atomic_store_explicit(&p->tail, p->put_pos, memory_order_release);
@@ -100,7 +94,7 @@ const struct ha_pipe_item *ha_pipe_get(struct ha_pipe *p)
 	unsigned spins = 0;
 
 	/* The item returned last is done with: the room up to here is free. */
-	if (p->get_pos % PIPE_BATCH == 0) {
+	if (p->get_pos % HA_PIPE_BATCH == 0) {
 		atomic_store_explicit(&p->head, p->get_pos, memory_order_release);
 		wake(&p->producer_waits);
 	}

@@ -3,7 +3,7 @@
  * the thread that reads and orders a trace and the one that applies it (the
  * live table and the per-site figures): the two halves of the analyzer's
  * work run on two cores.  Fixed capacity; each side publishes its position
- * every PIPE_BATCH items, so the shared lines move once per batch, not once
+ * every HA_PIPE_BATCH items, so the shared lines move once per batch, not once
  * per item.  A side that finds the channel full or empty spins a little,
  * then sleeps on a futex until the other wakes it. */
 #ifndef HOTALLOC_PIPE_H
@@ -45,12 +45,27 @@ struct ha_pipe {
 /* cap: a power of two.  Never fails (exits on OOM). */
 void ha_pipe_init(struct ha_pipe *p, size_t cap);
 void ha_pipe_free(struct ha_pipe *p);
-/* Producer: room for the next item, to fill and then hand over with put;
- * waits while the channel is full. */
-struct ha_pipe_item *ha_pipe_slot(struct ha_pipe *p);
-void ha_pipe_put(struct ha_pipe *p);
 /* Producer: makes every item put so far visible (at the end of a burst). */
 void ha_pipe_flush(struct ha_pipe *p);
+/* ha_pipe_slot's wait for room. */
+struct ha_pipe_item *ha_pipe_slot_wait(struct ha_pipe *p);
+
+enum { HA_PIPE_BATCH = 64 };	/* items between publications */
+
+/* Producer: room for the next item, to fill and then hand over with put;
+ * waits while the channel is full. */
+static inline struct ha_pipe_item *ha_pipe_slot(struct ha_pipe *p)
+{
+	if (__builtin_expect(p->put_pos - p->seen_head <= p->mask, 1))
+		return &p->v[p->put_pos & p->mask];
+	return ha_pipe_slot_wait(p);
+}
+
+static inline void ha_pipe_put(struct ha_pipe *p)
+{
+	if (++p->put_pos % HA_PIPE_BATCH == 0)
+		ha_pipe_flush(p);
+}
 /* Producer: no more items; flushes. */
 void ha_pipe_close(struct ha_pipe *p);
 /* Consumer: the next item, valid until the next call, or NULL once the

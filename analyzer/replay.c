@@ -461,7 +461,11 @@ static inline void apply(struct ha_replay *r, const struct ha_pend *p, uint64_t 
 }
 
 enum { PREFETCH_FROM = 16383 };	/* slots - 1: 768 KiB of table and more */
-enum { PIPE_CAP = 65536, PIPE_AHEAD = 16, RUN_MAX = 256 };
+/* The channel holds a SYNC's worth of operations and more (10 MiB): the
+ * reader releases them in a burst at each SYNC, and a smaller one (65536)
+ * kept it waiting for room while the applier had work: 8-thread trace 2.39 s
+ * against 2.65 (medians of 5). */
+enum { PIPE_CAP = 262144, PIPE_AHEAD = 16, RUN_MAX = 256 };
 
 /* The applying thread: takes the ordered operations from the pipe. */
 static void *applier(void *arg)
