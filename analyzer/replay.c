@@ -158,31 +158,59 @@ void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
 void ha_replay_events(struct ha_replay *r, const struct ha_event *evs, size_t n)
 {
 	uint64_t first = r->first_ts, last = r->last_ts, pts = 0;
+	uint32_t tid = evs[0].tid;
+	const struct ha_order_queue *q;
+	struct ha_pend *v;
+	size_t k = 0, pos, mask;
 	unsigned pop = 0;
-	size_t k = 0;
 	int sorted = 1;
 
 	if (!n)
 		return;
-	ha_order_reserve_n(&r->order, evs[0].tid, 2 * n);
+	ha_order_reserve_n(&r->order, tid, 2 * n);
+	/* The room, in locals: stores into it cannot change them. */
+	q = &r->order.q[r->order.reserved];
+	v = q->v;
+	pos = q->head + q->len;
+	mask = q->cap - 1;
 	for (size_t i = 0; i < n; i++) {
 		const struct ha_event *ev = &evs[i];
-		size_t m = put_event(r, ev, k);
+		unsigned kind = ev->kind, op;
+		uint64_t ts = ev->ts;
 
-		if (ev->ts < first)
-			first = ev->ts;
-		if (ev->ts > last)
-			last = ev->ts;
-		/* In order, (ts, op) never going back: as good as always. */
-		for (size_t j = k; j < k + m; j++) {
-			const struct ha_pend *p = ha_order_room(&r->order, j);
-			unsigned op = ha_pend_op(p);
+		if (ts < first)
+			first = ts;
+		if (ts > last)
+			last = ts;
+		if (kind == HA_EV_MARK || kind == HA_EV_REALLOC || kind == HA_EV_REALLOCARRAY) {
+			size_t m = put_event(r, ev, k);
 
-			sorted &= p->ts > pts || (p->ts == pts && op >= pop);
-			pts = p->ts;
-			pop = op;
+			for (size_t j = k; j < k + m; j++) {
+				const struct ha_pend *p = &v[(pos + j) & mask];
+
+				op = ha_pend_op(p);
+				sorted &= p->ts > pts || (p->ts == pts && op >= pop);
+				pts = p->ts;
+				pop = op;
+			}
+			k += m;
+			continue;
 		}
-		k += m;
+		/* A free or an allocation other than a realloc: one operation,
+		 * as put_event makes it, the thread's id taken from the batch. */
+		struct ha_pend *p = &v[(pos + k++) & mask];
+
+		op = !ev->addr ? HA_OP_NOP : kind == HA_EV_FREE ? HA_OP_FREE : HA_OP_ALLOC;
+		p->ts = ts;
+		p->addr = ev->addr;
+		p->bits = (ev->size < HA_PEND_SIZE_MAX ? ev->size : HA_PEND_SIZE_MAX) |
+			  (uint64_t)op << HA_PEND_OP_SHIFT | (uint64_t)kind << HA_PEND_KIND_SHIFT |
+			  HA_PEND_CALL;
+		p->stack = ev->stack;
+		p->tid = tid;
+		sorted &= ts > pts || (ts == pts && op >= pop);
+		pts = ts;
+		pop = op;
 	}
 	r->first_ts = first;
 	r->last_ts = last;
