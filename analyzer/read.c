@@ -324,8 +324,13 @@ static inline uint64_t get_fast(struct cursor *c)
 		c->p = p;
 		return v;
 	}
-	v &= 0x7f;
-	for (unsigned s = 7; s < 70; s += 7) {
+	b = *p++;
+	v = (v & 0x7f) | (b & 0x7f) << 7;
+	if (b < 0x80) {
+		c->p = p;
+		return v;
+	}
+	for (unsigned s = 14; s < 70; s += 7) {
 		b = *p++;
 		v |= (b & 0x7f) << s;
 		if (b < 0x80) {
