@@ -33,6 +33,8 @@ struct ha_order_key {
 	uint32_t qi;
 };
 #define HA_ORDER_MAX_QUEUES (1u << 28)
+#define HA_ORDER_SPARES 8
+#define HA_ORDER_SPARE_MAX 65536	/* operations: larger rings are not kept (2 MiB) */
 
 struct ha_order {
 	struct ha_order_queue *q;	/* one per thread id */
@@ -46,6 +48,11 @@ struct ha_order {
 	uint32_t dry;			/* a queue that just ran dry, + 1 */
 	uint32_t taken;			/* the queue ha_order_next took from last */
 	uint32_t reserved;		/* the queue ha_order_reserve gave room in */
+	/* Rings of queues that ran dry, kept for the next queue that needs one
+	 * (threads' queues run dry and fill again all the time). */
+	struct ha_pend *spare[HA_ORDER_SPARES];
+	size_t spare_cap[HA_ORDER_SPARES];
+	unsigned nspare;
 };
 
 void ha_order_init(struct ha_order *o);
