@@ -86,7 +86,7 @@ struct ha_thread_stats *ha_sites_find_thread(struct ha_sites *s, uint32_t tid)
 	/* Few threads live at once; the latest ones are searched first. */
 	for (size_t i = s->nthreads; i > 0; i--)
 		if (s->threads[i - 1].tid == tid) {
-			s->last_thread = i - 1;
+			s->thread_hint[tid & (HA_THREAD_HINTS - 1)] = (uint32_t)(i - 1);
 			return &s->threads[i - 1];
 		}
 	if (s->nthreads == s->cap_threads) {
@@ -95,7 +95,7 @@ struct ha_thread_stats *ha_sites_find_thread(struct ha_sites *s, uint32_t tid)
 	}
 	memset(&s->threads[s->nthreads], 0, sizeof(*s->threads));
 	s->threads[s->nthreads].tid = tid;
-	s->last_thread = s->nthreads;
+	s->thread_hint[tid & (HA_THREAD_HINTS - 1)] = (uint32_t)s->nthreads;
 	return &s->threads[s->nthreads++];
 }
 

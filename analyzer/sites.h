@@ -11,6 +11,7 @@
 #define HA_SIZE_BUCKETS 65		/* 0, then [2^k, 2^(k+1)) for k = 0..63 */
 #define HA_LIFE_SUB 8			/* lifetime buckets per power of two */
 #define HA_LIFE_BUCKETS (64 * HA_LIFE_SUB)
+#define HA_THREAD_HINTS 64		/* a power of two */
 
 struct ha_site {
 	uint32_t stack;			/* stack id; 0 = no stack recorded */
@@ -39,7 +40,8 @@ struct ha_sites {
 	uint32_t *nframes;
 	size_t nstacks;
 	struct ha_thread_stats *threads;
-	size_t nthreads, cap_threads, last_thread;
+	size_t nthreads, cap_threads;
+	uint32_t thread_hint[HA_THREAD_HINTS];	/* by tid's low bits: its index in threads, likely */
 	uint64_t epoch;			/* how many times the total peak was raised */
 	uint64_t short_ns;		/* --short-lived */
 	uint64_t size_hist[HA_SIZE_BUCKETS];
@@ -59,8 +61,10 @@ static inline struct ha_site *ha_site_of(struct ha_sites *s, uint32_t stack)
 
 static inline struct ha_thread_stats *ha_thread_of(struct ha_sites *s, uint32_t tid)
 {
-	if (s->last_thread < s->nthreads && s->threads[s->last_thread].tid == tid)
-		return &s->threads[s->last_thread];
+	uint32_t i = s->thread_hint[tid & (HA_THREAD_HINTS - 1)];
+
+	if (i < s->nthreads && s->threads[i].tid == tid)
+		return &s->threads[i];
 	return ha_sites_find_thread(s, tid);
 }
 
