@@ -7,9 +7,10 @@
 #include "profile.h"
 #include "util.h"
 
-static void on_events(void *ctx, const struct ha_event *evs, size_t n)
+static void on_batch(void *ctx, struct ha_cursor *c, uint32_t tid, uint64_t ts, uint64_t count,
+		     uint32_t nstacks, uint64_t *last_ts)
 {
-	ha_replay_events(&((struct ha_profile *)ctx)->rp, evs, n);
+	ha_replay_batch(&((struct ha_profile *)ctx)->rp, c, tid, ts, count, nstacks, last_ts);
 }
 
 static void on_sync(void *ctx, uint64_t ts)
@@ -89,7 +90,7 @@ int ha_profile_load(struct ha_profile *p, const char *path, const struct ha_load
 {
 	struct ha_trace t;
 	struct ha_visitor v = {
-		.ctx = p, .events = on_events, .stack = on_stack, .module = on_module,
+		.ctx = p, .batch = on_batch, .stack = on_stack, .module = on_module,
 		.unload = on_unload, .info = on_info, .sync = on_sync, .lost = on_lost, .end = on_end,
 	};
 	double start = now_s(), last = start;

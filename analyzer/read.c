@@ -10,11 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <zstd.h>
+#include "decode.h"
 #include "trace.h"
 #include "util.h"
 
 #define MAX_FRAMES 1024
-#define ha_likely_r(x) __builtin_expect(!!(x), 1)
 #define MAX_SEGS 64
 
 bool ha_trace_sniff(const char *path)
@@ -261,200 +261,35 @@ void ha_trace_close(struct ha_trace *t)
 	memset(t, 0, sizeof(*t));
 }
 
-struct cursor {
-	const uint8_t *p, *end;
-	int bad;
-};
-
-static inline uint64_t get_v(struct cursor *c)
+static int decode_batch(struct ha_trace *t, struct ha_cursor *cur, const struct ha_visitor *v)
 {
-	uint64_t v = 0;
+	struct ha_cursor lc = *cur, *c = &lc;	/* in registers: nothing else sees it */
+	uint32_t tid = (uint32_t)ha_cur_v(c);
+	uint64_t ts = ha_cur_v(c), count = ha_cur_v(c), addr = 0;
+	struct ha_event ev;
 
-	/* Most values are one byte. */
-	if (ha_likely_r(c->p < c->end && !(*c->p & 0x80) && !c->bad))
-		return *c->p++;
-	if (!c->bad && ha_get_varint(&c->p, c->end, &v) < 0)
-		c->bad = 1;
-	return c->bad ? 0 : v;
-}
-
-static int64_t get_z(struct cursor *c)
-{
-	return ha_unzigzag(get_v(c));
-}
-
-static const char *get_s(struct cursor *c, size_t *len)
-{
-	uint64_t n = get_v(c);
-	const char *s = (const char *)c->p;
-
-	if (c->bad || n > (uint64_t)(c->end - c->p)) {
-		c->bad = 1;
-		*len = 0;
-		return "";
+	if (v->batch && !c->bad) {
+		/* The visitor decodes the events itself, straight into its own. */
+		v->batch(v->ctx, c, tid, ts, count, t->nstacks, &t->last_ts);
+		*cur = lc;
+		return c->bad ? -1 : 0;
 	}
-	c->p += n;
-	*len = (size_t)n;
-	return s;
-}
-
-enum { EV_BATCH = 128 };	/* events handed over at a time */
-
-/* Hands the events decoded so far to the visitor. */
-static void deliver(const struct ha_visitor *v, const struct ha_event *evs, size_t n)
-{
-	if (!n)
-		return;
-	if (v->events) {
-		v->events(v->ctx, evs, n);
-		return;
-	}
-	for (size_t i = 0; v->event && i < n; i++)
-		v->event(v->ctx, &evs[i]);
-}
-
-/* A varint with no bound check: the caller made sure that FAST_ROOM bytes
- * are left.  Longer than 10 bytes is malformed. */
-static inline uint64_t get_fast(struct cursor *c)
-{
-	const uint8_t *p = c->p;
-	uint64_t v = *p++, b;
-
-	if (ha_likely_r(v < 0x80)) {
-		c->p = p;
-		return v;
-	}
-	b = *p++;
-	v = (v & 0x7f) | (b & 0x7f) << 7;
-	if (b < 0x80) {
-		c->p = p;
-		return v;
-	}
-	for (unsigned s = 14; s < 70; s += 7) {
-		b = *p++;
-		v |= (b & 0x7f) << s;
-		if (b < 0x80) {
-			c->p = p;
-			return v;
-		}
-	}
-	c->bad = 1;
-	return 0;
-}
-
-/* An event's longest encoding but a mark's: its kind and six varints. */
-enum { FAST_ROOM = 64 };
-
-/* Decodes one event other than a mark into ev; fast: FAST_ROOM bytes are
- * left (a constant, so that each caller gets its own copy). */
-static inline __attribute__((always_inline)) void
-decode_event(struct cursor *c, struct ha_event *ev, unsigned kind, uint64_t *addr, bool fast)
-{
-#define GET() (fast ? get_fast(c) : get_v(c))
-	*addr += (uint64_t)ha_unzigzag(GET());
-	ev->addr = *addr;
-	ev->old = ev->pre = ev->align = 0;
-	ev->size = 0;
-	ev->stack = 0;
-	switch (kind) {
-	case HA_EV_FREE:
-		break;
-	case HA_EV_MALLOC:
-	case HA_EV_VALLOC:
-	case HA_EV_PVALLOC:
-		ev->size = GET();
-		ev->stack = (uint32_t)GET();
-		break;
-	case HA_EV_REALLOC:
-	case HA_EV_REALLOCARRAY:
-		ev->old = ev->addr + (uint64_t)ha_unzigzag(GET());
-		ev->size = GET();
-		ev->stack = (uint32_t)GET();
-		ev->pre = GET();
-		ev->pre = ev->pre <= ev->ts ? ev->ts - ev->pre : 0;
-		break;
-	case HA_EV_CALLOC: {
-		uint64_t nmemb = GET(), size = GET();
-		ev->align = nmemb;
-		if (__builtin_mul_overflow(nmemb, size, &ev->size))
-			ev->size = UINT64_MAX;
-		ev->stack = (uint32_t)GET();
-		break;
-	}
-	default:
-		ev->align = GET();
-		ev->size = GET();
-		ev->stack = (uint32_t)GET();
-		break;
-	}
-#undef GET
-}
-
-static int decode_batch(struct ha_trace *t, struct cursor *cur, const struct ha_visitor *v)
-{
-	/* A copy of the cursor that nothing else can see, kept in registers
-	 * across the stores into the events. */
-	struct cursor lc = *cur, *c = &lc;
-	uint32_t tid = (uint32_t)get_v(c), nstacks = t->nstacks;
-	uint64_t ts = get_v(c), count = get_v(c), addr = 0, last = t->last_ts;
-	struct ha_event evs[EV_BATCH];
-	size_t n = 0;
-
 	for (uint64_t i = 0; i < count && !c->bad; i++) {
-		struct ha_event *ev = &evs[n];
-		unsigned kind;
-		size_t len;
-
-		if (c->p >= c->end) {
-			c->bad = 1;
+		if (!ha_decode_event(c, &ev, &ts, &addr, t->nstacks))
 			break;
-		}
-		kind = *c->p++;
-		if (kind >= HA_EV_NKINDS) {
-			c->bad = 1;
-			break;
-		}
-		/* Every field set, none twice: no memset of the whole. */
-		ev->kind = (uint8_t)kind;
-		ev->tid = tid;
-		if (ha_likely_r(c->end - c->p >= FAST_ROOM && kind != HA_EV_MARK)) {
-			ts += get_fast(c);
-			ev->ts = ts;
-			decode_event(c, ev, kind, &addr, true);
-		} else if (kind != HA_EV_MARK) {
-			ts += get_v(c);
-			ev->ts = ts;
-			decode_event(c, ev, kind, &addr, false);
-		} else {
-			ts += get_v(c);
-			ev->ts = ts;
-			ev->mark = get_s(c, &len);
-			ev->mark_len = (uint32_t)len;
-			ev->addr = ev->old = ev->pre = ev->align = ev->size = 0;
-			ev->stack = 0;
-		}
-		/* A stack is defined before the events that use it. */
-		if (ev->stack > nstacks)
-			c->bad = 1;
-		if (c->bad)
-			break;
-		if (ts > last)
-			last = ts;
-		if (++n == EV_BATCH) {
-			deliver(v, evs, n);
-			n = 0;
-		}
+		ev.tid = tid;
+		if (ts > t->last_ts)
+			t->last_ts = ts;
+		if (v->event)
+			v->event(v->ctx, &ev);
 	}
-	/* What was decoded before a fault still counts, as it did one by one. */
-	deliver(v, evs, n);
-	t->last_ts = last;
 	*cur = lc;
 	return c->bad ? -1 : 0;
 }
 
 static int decode(struct ha_trace *t, const uint8_t *p, size_t len, const struct ha_visitor *v)
 {
-	struct cursor c = { p, p + len, 0 };
+	struct ha_cursor c = { p, p + len, 0 };
 	uint64_t frames[MAX_FRAMES], segs[3 * MAX_SEGS];
 	char key[64], path[4096];
 
@@ -467,22 +302,22 @@ static int decode(struct ha_trace *t, const uint8_t *p, size_t len, const struct
 		t->ended = false;
 		switch (type) {
 		case HA_REC_INFO:
-			s1 = get_s(&c, &l1);
-			s2 = get_s(&c, &l2);
+			s1 = ha_cur_s(&c, &l1);
+			s2 = ha_cur_s(&c, &l2);
 			if (!c.bad && v->info) {
 				snprintf(key, sizeof(key), "%.*s", (int)l1, s1);
 				v->info(v->ctx, key, s2, l2);
 			}
 			break;
 		case HA_REC_MODULE: {
-			uint64_t id = get_v(&c), ts = get_v(&c), bias = get_v(&c);
-			s1 = get_s(&c, &l1);
-			s2 = get_s(&c, &l2);
-			n = get_v(&c);
+			uint64_t id = ha_cur_v(&c), ts = ha_cur_v(&c), bias = ha_cur_v(&c);
+			s1 = ha_cur_s(&c, &l1);
+			s2 = ha_cur_s(&c, &l2);
+			n = ha_cur_v(&c);
 			if (n > MAX_SEGS || l2 > 64)
 				c.bad = 1;
 			for (uint64_t i = 0; i < 3 * n && !c.bad; i++)
-				segs[i] = get_v(&c);
+				segs[i] = ha_cur_v(&c);
 			if (!c.bad && v->module) {
 				snprintf(path, sizeof(path), "%.*s", (int)l1, s1);
 				v->module(v->ctx, (uint32_t)id, ts, bias, path, (const uint8_t *)s2,
@@ -491,23 +326,23 @@ static int decode(struct ha_trace *t, const uint8_t *p, size_t len, const struct
 			break;
 		}
 		case HA_REC_UNLOAD:
-			a = get_v(&c);
-			b = get_v(&c);
+			a = ha_cur_v(&c);
+			b = ha_cur_v(&c);
 			if (!c.bad && v->unload)
 				v->unload(v->ctx, (uint32_t)a, b);
 			break;
 		case HA_REC_STACK:
-			a = get_v(&c);
-			n = get_v(&c);
+			a = ha_cur_v(&c);
+			n = ha_cur_v(&c);
 			/* The writer numbers stacks 1, 2, 3, ... in file order. */
 			if (n == 0 || n > MAX_FRAMES || a != (uint64_t)t->nstacks + 1) {
 				c.bad = 1;
 				break;
 			}
 			t->nstacks++;
-			frames[0] = get_v(&c);
+			frames[0] = ha_cur_v(&c);
 			for (uint64_t i = 1; i < n && !c.bad; i++)
-				frames[i] = frames[i - 1] + (uint64_t)get_z(&c);
+				frames[i] = frames[i - 1] + (uint64_t)ha_cur_z(&c);
 			if (!c.bad && v->stack)
 				v->stack(v->ctx, (uint32_t)a, frames, (unsigned)n);
 			break;
@@ -515,19 +350,19 @@ static int decode(struct ha_trace *t, const uint8_t *p, size_t len, const struct
 			decode_batch(t, &c, v);
 			break;
 		case HA_REC_SYNC:
-			a = get_v(&c);
+			a = ha_cur_v(&c);
 			if (!c.bad && v->sync)
 				v->sync(v->ctx, a);
 			break;
 		case HA_REC_LOST:
-			a = get_v(&c);
+			a = ha_cur_v(&c);
 			if (!c.bad && v->lost)
 				v->lost(v->ctx, a);
 			break;
 		case HA_REC_END:
-			a = get_v(&c);
-			b = get_v(&c);
-			get_v(&c);
+			a = ha_cur_v(&c);
+			b = ha_cur_v(&c);
+			ha_cur_v(&c);
 			if (c.bad)
 				break;
 			t->ended = true;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
+#include "decode.h"
 #include "pipe.h"
 #include "replay.h"
 #include "sites.h"
@@ -150,71 +151,78 @@ static size_t put_event(struct ha_replay *r, const struct ha_event *ev, size_t k
 	return m;
 }
 
-void ha_replay_event(struct ha_replay *r, const struct ha_event *ev)
-{
-	ha_replay_events(r, ev, 1);
-}
+enum { BATCH_PIECE = 256 };	/* events queued at a time */
 
-void ha_replay_events(struct ha_replay *r, const struct ha_event *evs, size_t n)
+void ha_replay_batch(struct ha_replay *r, struct ha_cursor *c, uint32_t tid, uint64_t ts,
+		     uint64_t count, uint32_t nstacks, uint64_t *last_ts)
 {
-	uint64_t first = r->first_ts, last = r->last_ts, pts = 0;
-	uint32_t tid = evs[0].tid;
-	const struct ha_order_queue *q;
-	struct ha_pend *v;
-	size_t k = 0, pos, mask;
+	uint64_t first = r->first_ts, last = r->last_ts, addr = 0, pts = 0, seen = *last_ts;
 	unsigned pop = 0;
-	int sorted = 1;
 
-	if (!n)
-		return;
-	ha_order_reserve_n(&r->order, tid, 2 * n);
-	/* The room, in locals: stores into it cannot change them. */
-	q = &r->order.q[r->order.reserved];
-	v = q->v;
-	pos = q->head + q->len;
-	mask = q->cap - 1;
-	for (size_t i = 0; i < n; i++) {
-		const struct ha_event *ev = &evs[i];
-		unsigned kind = ev->kind, op;
-		uint64_t ts = ev->ts;
+	while (count && !c->bad) {
+		size_t piece = count < BATCH_PIECE ? (size_t)count : BATCH_PIECE, k = 0;
+		const struct ha_order_queue *q;
+		struct ha_pend *v;
+		size_t pos, mask;
+		int sorted = 1;
 
-		if (ts < first)
-			first = ts;
-		if (ts > last)
-			last = ts;
-		if (kind == HA_EV_MARK || kind == HA_EV_REALLOC || kind == HA_EV_REALLOCARRAY) {
-			size_t m = put_event(r, ev, k);
+		ha_order_reserve_n(&r->order, tid, 2 * piece);
+		/* The room, in locals: stores into it cannot change them. */
+		q = &r->order.q[r->order.reserved];
+		v = q->v;
+		pos = q->head + q->len;
+		mask = q->cap - 1;
+		for (size_t i = 0; i < piece; i++) {
+			struct ha_event ev;	/* in registers */
+			unsigned kind, op;
 
-			for (size_t j = k; j < k + m; j++) {
-				const struct ha_pend *p = &v[(pos + j) & mask];
+			if (!ha_decode_event(c, &ev, &ts, &addr, nstacks))
+				break;
+			ev.tid = tid;
+			kind = ev.kind;
+			if (ts < first)
+				first = ts;
+			if (ts > last)
+				last = ts;
+			if (kind == HA_EV_MARK || kind == HA_EV_REALLOC || kind == HA_EV_REALLOCARRAY) {
+				/* A copy whose address is taken: ev stays in registers. */
+				const struct ha_event whole = ev;
+				size_t m = put_event(r, &whole, k);
 
-				op = ha_pend_op(p);
-				sorted &= p->ts > pts || (p->ts == pts && op >= pop);
-				pts = p->ts;
-				pop = op;
+				for (size_t j = k; j < k + m; j++) {
+					const struct ha_pend *p = &v[(pos + j) & mask];
+
+					op = ha_pend_op(p);
+					sorted &= p->ts > pts || (p->ts == pts && op >= pop);
+					pts = p->ts;
+					pop = op;
+				}
+				k += m;
+				continue;
 			}
-			k += m;
-			continue;
-		}
-		/* A free or an allocation other than a realloc: one operation,
-		 * as put_event makes it, the thread's id taken from the batch. */
-		struct ha_pend *p = &v[(pos + k++) & mask];
+			/* A free or an allocation other than a realloc: one
+			 * operation, as put_event makes it. */
+			struct ha_pend *p = &v[(pos + k++) & mask];
 
-		op = !ev->addr ? HA_OP_NOP : kind == HA_EV_FREE ? HA_OP_FREE : HA_OP_ALLOC;
-		p->ts = ts;
-		p->addr = ev->addr;
-		p->bits = (ev->size < HA_PEND_SIZE_MAX ? ev->size : HA_PEND_SIZE_MAX) |
-			  (uint64_t)op << HA_PEND_OP_SHIFT | (uint64_t)kind << HA_PEND_KIND_SHIFT |
-			  HA_PEND_CALL;
-		p->stack = ev->stack;
-		p->tid = tid;
-		sorted &= ts > pts || (ts == pts && op >= pop);
-		pts = ts;
-		pop = op;
+			op = !ev.addr ? HA_OP_NOP : kind == HA_EV_FREE ? HA_OP_FREE : HA_OP_ALLOC;
+			p->ts = ts;
+			p->addr = ev.addr;
+			p->bits = (ev.size < HA_PEND_SIZE_MAX ? ev.size : HA_PEND_SIZE_MAX) |
+				  (uint64_t)op << HA_PEND_OP_SHIFT | (uint64_t)kind << HA_PEND_KIND_SHIFT |
+				  HA_PEND_CALL;
+			p->stack = ev.stack;
+			p->tid = tid;
+			sorted &= ts > pts || (ts == pts && op >= pop);
+			pts = ts;
+			pop = op;
+		}
+		/* What was decoded before a fault still counts. */
+		ha_order_commit_n(&r->order, k, sorted);
+		count -= piece;
 	}
 	r->first_ts = first;
 	r->last_ts = last;
-	ha_order_commit_n(&r->order, k, sorted);
+	*last_ts = last > seen ? last : seen;
 }
 
 static bool note_peak(struct ha_totals *t, uint64_t ts)

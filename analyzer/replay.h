@@ -125,10 +125,11 @@ struct ha_replay {
 /* from, to, per: marker names or NULL; they must outlive the replay. */
 void ha_replay_init(struct ha_replay *r, const char *from, const char *to, const char *per);
 void ha_replay_free(struct ha_replay *r);
-/* Visitor entry points: feed events and syncs in file order. */
-void ha_replay_event(struct ha_replay *r, const struct ha_event *ev);
-/* n events of one thread at once, in file order: the same as n calls. */
-void ha_replay_events(struct ha_replay *r, const struct ha_event *evs, size_t n);
+/* Visitor entry points: feed events and syncs in file order.  The batch one
+ * (trace.h) decodes a BATCH record's events straight into their thread's
+ * queue. */
+void ha_replay_batch(struct ha_replay *r, struct ha_cursor *c, uint32_t tid, uint64_t ts,
+		     uint64_t count, uint32_t nstacks, uint64_t *last_ts);
 void ha_replay_sync(struct ha_replay *r, uint64_t ts);
 /* Applies every pending event: call at the end of the trace. */
 void ha_replay_finish(struct ha_replay *r);

@@ -24,12 +24,16 @@ struct ha_event {
 	uint32_t mark_len;
 };
 
+struct ha_cursor;
+
 struct ha_visitor {
 	void *ctx;
 	void (*event)(void *ctx, const struct ha_event *ev);
-	/* Optional, in event's place: a run of events of one thread, in file
-	 * order (marks' names valid during the call). */
-	void (*events)(void *ctx, const struct ha_event *evs, size_t n);
+	/* Optional, in event's place: decodes a BATCH record's count events of
+	 * thread tid itself (decode.h), its time starting at ts; sets c->bad at
+	 * a malformed one and keeps *last_ts the latest time seen. */
+	void (*batch)(void *ctx, struct ha_cursor *c, uint32_t tid, uint64_t ts, uint64_t count,
+		      uint32_t nstacks, uint64_t *last_ts);
 	void (*stack)(void *ctx, uint32_t id, const uint64_t *frames, unsigned n);
 	void (*module)(void *ctx, uint32_t id, uint64_t ts, uint64_t bias, const char *path,
 		       const uint8_t *build_id, unsigned build_id_len, const uint64_t *segs,

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* Decoding a chunk's bytes (include/hotalloc/format.h): a cursor that turns
+ * any overrun or malformed value into its bad flag, and one event of a BATCH
+ * record.  Inline, for the reader (read.c) and for the replay, which decodes
+ * a thread's events straight into its queue (replay.c). */
+#ifndef HOTALLOC_DECODE_H
+#define HOTALLOC_DECODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "hotalloc/format.h"
+#include "trace.h"
+
+#define ha_likely_d(x) __builtin_expect(!!(x), 1)
+
+struct ha_cursor {
+	const uint8_t *p, *end;
+	int bad;		/* set once, then every read gives 0 */
+};
+
+static inline uint64_t ha_cur_v(struct ha_cursor *c)
+{
+	uint64_t v = 0;
+
+	/* Most values are one byte. */
+	if (ha_likely_d(c->p < c->end && !(*c->p & 0x80) && !c->bad))
+		return *c->p++;
+	if (!c->bad && ha_get_varint(&c->p, c->end, &v) < 0)
+		c->bad = 1;
+	return c->bad ? 0 : v;
+}
+
+static inline int64_t ha_cur_z(struct ha_cursor *c)
+{
+	return ha_unzigzag(ha_cur_v(c));
+}
+
+static inline const char *ha_cur_s(struct ha_cursor *c, size_t *len)
+{
+	uint64_t n = ha_cur_v(c);
+	const char *s = (const char *)c->p;
+
+	if (c->bad || n > (uint64_t)(c->end - c->p)) {
+		c->bad = 1;
+		*len = 0;
+		return "";
+	}
+	c->p += n;
+	*len = (size_t)n;
+	return s;
+}
+
+/* An event's longest encoding but a mark's: its kind and six varints. */
+enum { HA_FAST_ROOM = 64 };
+
+/* A varint with no bound check: the caller made sure that HA_FAST_ROOM bytes
+ * are left.  Longer than 10 bytes is malformed. */
+static inline uint64_t ha_cur_fast(struct ha_cursor *c)
+{
+	const uint8_t *p = c->p;
+	uint64_t v = *p++, b;
+
+	if (ha_likely_d(v < 0x80)) {
+		c->p = p;
+		return v;
+	}
+	b = *p++;
+	v = (v & 0x7f) | (b & 0x7f) << 7;
+	if (b < 0x80) {
+		c->p = p;
+		return v;
+	}
+	for (unsigned s = 14; s < 70; s += 7) {
+		b = *p++;
+		v |= (b & 0x7f) << s;
+		if (b < 0x80) {
+			c->p = p;
+			return v;
+		}
+	}
+	c->bad = 1;
+	return 0;
+}
+
+/* The fields of an event other than a mark, after its kind and time; fast:
+ * HA_FAST_ROOM bytes are left (a constant, so that each caller gets its own
+ * copy). */
+static inline __attribute__((always_inline)) void
+ha_decode_fields(struct ha_cursor *c, struct ha_event *ev, unsigned kind, uint64_t *addr, bool fast)
+{
+#define GET() (fast ? ha_cur_fast(c) : ha_cur_v(c))
+	*addr += (uint64_t)ha_unzigzag(GET());
+	ev->addr = *addr;
+	ev->old = ev->pre = ev->align = 0;
+	ev->size = 0;
+	ev->stack = 0;
+	ev->mark = NULL;
+	ev->mark_len = 0;
+	switch (kind) {
+	case HA_EV_FREE:
+		break;
+	case HA_EV_MALLOC:
+	case HA_EV_VALLOC:
+	case HA_EV_PVALLOC:
+		ev->size = GET();
+		ev->stack = (uint32_t)GET();
+		break;
+	case HA_EV_REALLOC:
+	case HA_EV_REALLOCARRAY:
+		ev->old = ev->addr + (uint64_t)ha_unzigzag(GET());
+		ev->size = GET();
+		ev->stack = (uint32_t)GET();
+		ev->pre = GET();
+		ev->pre = ev->pre <= ev->ts ? ev->ts - ev->pre : 0;
+		break;
+	case HA_EV_CALLOC: {
+		uint64_t nmemb = GET(), size = GET();
+		ev->align = nmemb;
+		if (__builtin_mul_overflow(nmemb, size, &ev->size))
+			ev->size = UINT64_MAX;
+		ev->stack = (uint32_t)GET();
+		break;
+	}
+	default:
+		ev->align = GET();
+		ev->size = GET();
+		ev->stack = (uint32_t)GET();
+		break;
+	}
+#undef GET
+}
+
+/* Decodes the next event of a batch into ev (all but its tid): *ts and
+ * *addr are the batch's running time and address.  Returns false, with
+ * c->bad set, on a malformed event or one that uses a stack not yet defined
+ * (beyond nstacks).  A mark's name points into the chunk. */
+static inline __attribute__((always_inline)) bool
+ha_decode_event(struct ha_cursor *c, struct ha_event *ev, uint64_t *ts, uint64_t *addr,
+		uint32_t nstacks)
+{
+	unsigned kind;
+	size_t len;
+
+	if (c->p >= c->end || c->bad) {
+		c->bad = 1;
+		return false;
+	}
+	kind = *c->p++;
+	if (kind >= HA_EV_NKINDS) {
+		c->bad = 1;
+		return false;
+	}
+	ev->kind = (uint8_t)kind;
+	if (ha_likely_d(c->end - c->p >= HA_FAST_ROOM && kind != HA_EV_MARK)) {
+		*ts += ha_cur_fast(c);
+		ev->ts = *ts;
+		ha_decode_fields(c, ev, kind, addr, true);
+	} else if (kind != HA_EV_MARK) {
+		*ts += ha_cur_v(c);
+		ev->ts = *ts;
+		ha_decode_fields(c, ev, kind, addr, false);
+	} else {
+		*ts += ha_cur_v(c);
+		ev->ts = *ts;
+		ev->mark = ha_cur_s(c, &len);
+		ev->mark_len = (uint32_t)len;
+		ev->addr = ev->old = ev->pre = ev->align = ev->size = 0;
+		ev->stack = 0;
+	}
+	/* A stack is defined before the events that use it. */
+	if (ev->stack > nstacks)
+		c->bad = 1;
+	return !c->bad;
+}
+
+#endif
