@@ -15,8 +15,7 @@
 #include "replay.h"
 
 struct ha_pipe_item {
-	struct ha_pend op;
-	uint64_t link;		/* a moving realloc's release: the new address */
+	struct ha_pend op;	/* a moving realloc's release with its link set (replay.h) */
 };
 
 /* Four lines: what each side publishes, read by the other (while it spins on

@@ -497,7 +497,7 @@ static inline void apply(struct ha_replay *r, const struct ha_pend *p, uint64_t 
 }
 
 enum { PREFETCH_FROM = 16383 };	/* slots - 1: 768 KiB of table and more */
-/* The channel holds a SYNC's worth of operations and more (10 MiB): the
+/* The channel holds a SYNC's worth of operations and more (8 MiB): the
  * reader releases them in a burst at each SYNC, and a smaller one (65536)
  * kept it waiting for room while the applier had work: 8-thread trace 2.39 s
  * against 2.65 (medians of 5). */
@@ -517,7 +517,7 @@ static void *applier(void *arg)
 		 * its misses overlap when asked for well ahead. */
 		if (next && r->live.mask >= PREFETCH_FROM)
 			ha_addrmap_prefetch(&r->live, next->op.addr);
-		apply(r, &it->op, it->link);
+		apply(r, &it->op, it->op.bits & HA_PEND_LINKED ? ha_pend_link(&it->op) : 0);
 	}
 	return NULL;
 }
@@ -567,9 +567,9 @@ static void release(struct ha_replay *r, uint64_t limit)
 				struct ha_pipe_item *it = ha_pipe_slot(r->pipe);
 
 				it->op = p[i];
-				it->link = !(p[i].bits & HA_PEND_LINKED) ? 0
-					   : i + 1 < n ? p[i + 1].addr
-					   : ha_order_peek_addr(&r->order);
+				if (p[i].bits & HA_PEND_LINKED)
+					ha_pend_set_link(&it->op, i + 1 < n ? p[i + 1].addr
+								  : ha_order_peek_addr(&r->order));
 				ha_pipe_put(r->pipe);
 			}
 		}

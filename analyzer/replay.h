@@ -66,6 +66,20 @@ static inline struct ha_pend *ha_order_room(const struct ha_order *o, size_t k)
 	return &q->v[(q->head + q->len + k) & (q->cap - 1)];
 }
 
+/* A moving realloc's release (HA_PEND_LINKED) carries its new address, once
+ * it is known, in its size bits and its stack, which a release does not use:
+ * so that an operation crosses to the applying thread in 32 bytes. */
+static inline void ha_pend_set_link(struct ha_pend *p, uint64_t link)
+{
+	p->bits = (p->bits & ~HA_PEND_SIZE_MAX) | (link & HA_PEND_SIZE_MAX);
+	p->stack = (uint32_t)(link >> 48);
+}
+
+static inline uint64_t ha_pend_link(const struct ha_pend *p)
+{
+	return (p->bits & HA_PEND_SIZE_MAX) | (uint64_t)p->stack << 48;
+}
+
 enum { HA_OP_FREE = 0, HA_OP_RESIZE = 1, HA_OP_ALLOC = 2, HA_OP_NOP = 3, HA_OP_MARK = 4 };
 
 /* A marker name seen in the trace, and the roles --from/--to/--per give it. */

@@ -41,7 +41,7 @@ static void *consumer(void *arg)
 	while ((it = ha_pipe_get(&pipe_))) {
 		const struct ha_pipe_item *ahead = ha_pipe_peek(&pipe_, 5);
 
-		if (it->op.ts != n || it->op.addr != mix(n) || it->link != ~n) {
+		if (it->op.ts != n || it->op.addr != mix(n) || it->op.stack != (uint32_t)~n) {
 			fprintf(stderr, "pipe_stress: item %llu arrived as %llu\n", n,
 				(unsigned long long)it->op.ts);
 			exit(1);
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 
 			it->op.ts = n;
 			it->op.addr = mix(n);
-			it->link = ~n;
+			it->op.stack = (uint32_t)~n;
 			ha_pipe_put(&pipe_);
 		}
 		ha_pipe_flush(&pipe_);
