@@ -497,11 +497,11 @@ static inline void apply(struct ha_replay *r, const struct ha_pend *p, uint64_t 
 }
 
 enum { PREFETCH_FROM = 16383 };	/* slots - 1: 768 KiB of table and more */
-/* The channel holds a SYNC's worth of operations and more (8 MiB): the
- * reader releases them in a burst at each SYNC, and a smaller one (65536)
- * kept it waiting for room while the applier had work: 8-thread trace 2.39 s
- * against 2.65 (medians of 5). */
-enum { PIPE_CAP = 262144, PIPE_AHEAD = 16, RUN_MAX = 256 };
+/* The channel holds a SYNC's worth of operations and more (4 MiB): the
+ * reader releases them in a burst at each SYNC, and with 65536 it waited for
+ * room while the applier had work (8-thread trace 2.36 s against 2.63,
+ * medians of 5); 262144 was no faster than this, with 4 MiB more RSS. */
+enum { PIPE_CAP = 131072, PIPE_AHEAD = 16, RUN_MAX = 256 };
 
 /* The applying thread: takes the ordered operations from the pipe. */
 static void *applier(void *arg)
