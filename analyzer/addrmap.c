@@ -47,46 +47,26 @@ static void put(struct ha_addrmap *m, const struct ha_block *b)
 	m->slots[i] = *b;
 }
 
-/* Keeps the table at most half full (linear probing's runs stay short) with
- * room for one more. */
-static void reserve_one(struct ha_addrmap *m)
+/* Doubles the table. */
+void ha_addrmap_grow(struct ha_addrmap *m)
 {
-	if ((m->count + 1) * 2 > m->mask + 1) {
-		struct ha_block *old = m->slots;
-		size_t n = m->mask + 1;
+	struct ha_block *old = m->slots;
+	size_t n = m->mask + 1;
 
-		m->mask = 2 * n - 1;
-		m->shift--;
-		m->slots = table_alloc(2 * n);
-		for (size_t i = 0; i < n; i++)
-			if (old[i].addr)
-				put(m, &old[i]);
-		free(old);
-	}
+	m->mask = 2 * n - 1;
+	m->shift--;
+	m->slots = table_alloc(2 * n);
+	for (size_t i = 0; i < n; i++)
+		if (old[i].addr)
+			put(m, &old[i]);
+	free(old);
 }
 
 void ha_addrmap_insert(struct ha_addrmap *m, const struct ha_block *b)
 {
-	reserve_one(m);
+	ha_addrmap_reserve_one(m);
 	put(m, b);
 	m->count++;
-}
-
-struct ha_block *ha_addrmap_claim(struct ha_addrmap *m, uint64_t addr, int *found)
-{
-	size_t i;
-
-	reserve_one(m);
-	for (i = ha_addrmap_home(m, addr); m->slots[i].addr; i = (i + 1) & m->mask)
-		if (m->slots[i].addr == addr) {
-			*found = 1;
-			return &m->slots[i];
-		}
-	*found = 0;
-	m->count++;
-	memset(&m->slots[i], 0, sizeof(m->slots[i]));
-	m->slots[i].addr = addr;
-	return &m->slots[i];
 }
 
 void ha_addrmap_erase(struct ha_addrmap *m, struct ha_block *b)

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct ha_block {
 	uint64_t addr;		/* 0 = empty slot */
@@ -61,10 +62,37 @@ static inline struct ha_block *ha_addrmap_find(struct ha_addrmap *m, uint64_t ad
 void ha_addrmap_erase(struct ha_addrmap *m, struct ha_block *b);
 /* Inserts b (b->addr must not be present). */
 void ha_addrmap_insert(struct ha_addrmap *m, const struct ha_block *b);
+/* Doubles the table (addrmap.c). */
+void ha_addrmap_grow(struct ha_addrmap *m);
+
+/* Keeps the table at most half full (linear probing's runs stay short) with
+ * room for one more. */
+static inline void ha_addrmap_reserve_one(struct ha_addrmap *m)
+{
+	if ((m->count + 1) * 2 > m->mask + 1)
+		ha_addrmap_grow(m);
+}
+
 /* The slot for addr, found or claimed in one probe: *found tells which.  A
  * claimed slot has its addr set and the rest to be filled in by the caller; a
  * found one still holds the block that was there.  Valid as find's result. */
-struct ha_block *ha_addrmap_claim(struct ha_addrmap *m, uint64_t addr, int *found);
+static inline struct ha_block *ha_addrmap_claim(struct ha_addrmap *m, uint64_t addr, int *found)
+{
+	size_t i;
+
+	ha_addrmap_reserve_one(m);
+	for (i = ha_addrmap_home(m, addr); m->slots[i].addr; i = (i + 1) & m->mask)
+		if (m->slots[i].addr == addr) {
+			*found = 1;
+			return &m->slots[i];
+		}
+	*found = 0;
+	m->count++;
+	memset(&m->slots[i], 0, sizeof(m->slots[i]));
+	m->slots[i].addr = addr;
+	return &m->slots[i];
+}
+
 /* Removes addr; copies the block to *out when out is not NULL.  Returns 1 if it was there. */
 int ha_addrmap_remove(struct ha_addrmap *m, uint64_t addr, struct ha_block *out);
 

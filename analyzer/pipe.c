@@ -89,7 +89,7 @@ void ha_pipe_close(struct ha_pipe *p)
 	wake(&p->consumer_waits);
 }
 
-const struct ha_pipe_item *ha_pipe_get(struct ha_pipe *p)
+const struct ha_pipe_item *ha_pipe_get_wait(struct ha_pipe *p)
 {
 	unsigned spins = 0;
 

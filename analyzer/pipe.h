@@ -67,9 +67,17 @@ static inline void ha_pipe_put(struct ha_pipe *p)
 }
 /* Producer: no more items; flushes. */
 void ha_pipe_close(struct ha_pipe *p);
+/* ha_pipe_get's slow path: publishing what was taken, waiting for items. */
+const struct ha_pipe_item *ha_pipe_get_wait(struct ha_pipe *p);
+
 /* Consumer: the next item, valid until the next call, or NULL once the
  * channel is closed and empty; waits while it is open and empty. */
-const struct ha_pipe_item *ha_pipe_get(struct ha_pipe *p);
+static inline const struct ha_pipe_item *ha_pipe_get(struct ha_pipe *p)
+{
+	if (__builtin_expect(p->get_pos % HA_PIPE_BATCH != 0 && p->get_pos != p->seen_tail, 1))
+		return &p->v[p->get_pos++ & p->mask];
+	return ha_pipe_get_wait(p);
+}
 /* Consumer: the item k places after the one get returned last, if already
  * visible, else NULL: for prefetching what it will touch. */
 static inline const struct ha_pipe_item *ha_pipe_peek(const struct ha_pipe *p, size_t k)
