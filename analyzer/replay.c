@@ -295,7 +295,8 @@ static uint32_t weight_of(const struct ha_replay *r, uint64_t size, uint64_t sta
 /* The live table's slot for a new block at addr.  One already there is a
  * block whose free was never seen (or arrived out of the window): it is
  * counted, and taken out of the live figures. */
-static struct ha_block *claim_live(struct ha_replay *r, uint64_t addr)
+static inline __attribute__((always_inline)) struct ha_block *
+claim_live(struct ha_replay *r, uint64_t addr)
 {
 	struct ha_totals *t = &r->tot;
 	struct ha_block *b;
