@@ -113,7 +113,6 @@ struct ha_replay {
 	/* The reading side: the caller's thread. */
 	struct ha_order order;		/* operations waiting for their SYNC */
 	uint64_t first_ts, last_ts;	/* copied to tot at the end */
-	uint64_t prev_sync;
 	struct ha_mark_name *marks;	/* index = mark id; stack field of MARK ops */
 	size_t nmarks;
 	void *mark_index;		/* name -> id */
