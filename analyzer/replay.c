@@ -589,8 +589,9 @@ static void release(struct ha_replay *r, uint64_t limit)
 
 /* A SYNC at ts: every event stamped before ts is in the trace, but for the
  * window of the stamping thread's store buffer (preload/clock.c): a store of
- * its in-flight flag not yet visible to the writer when the writer looked.
- * That window is nanoseconds; the operations of the last SYNC_SLACK_NS before
+ * its in-flight flag, or of a realloc's pending stamp (preload/hook.c), not
+ * yet visible to the writer when the writer looked.  That window is
+ * nanoseconds; the operations of the last SYNC_SLACK_NS before
  * ts stay queued to cover it many times over, and a writer stalled between
  * two SYNCs (a burst it had to encode) no longer keeps a whole SYNC's worth
  * waiting: on an 8-thread trace, up to 210,000 events. */

@@ -484,8 +484,13 @@ uint64_t ha__stamp(const void *old)
 	 * thread (put back by ha__on_alloc if the call fails). */
 	if (ha_unlikely(ha__opt.sample) && !ha__sample_take(old))
 		return 1;
+	/* Until the record is pushed, the writer's SYNC must not pass t; and
+	 * while t is being read, not pass anything (1): a thread preempted
+	 * between the clock read and the store below would otherwise let SYNCs
+	 * pass t for as long as it is off the CPU. */
+	if (ha__tls.ring)
+		atomic_store_explicit(&ha__tls.ring->pending_pre, 1, memory_order_relaxed);
 	t = ha__now();
-	/* Until the record is pushed, the writer's SYNC must not pass t. */
 	if (ha__tls.ring)
 		atomic_store_explicit(&ha__tls.ring->pending_pre, t, memory_order_release);
 	return t;

@@ -152,7 +152,7 @@ struct ha_ring {
 	uint64_t checked_ns;		/* writer-owned: when the owner was last looked for */
 	_Atomic int stalled;		/* the owner gave up waiting for room; cleared by the writer */
 	struct ha_scache *scache;	/* the owner's stack cache (unwind.c), kept across owners */
-	_Atomic uint64_t pending_pre;	/* a realloc's "before" time not yet pushed, or 0 */
+	_Atomic uint64_t pending_pre;	/* a realloc's "before" time not yet pushed, 1 while it is read, or 0 */
 	int scache_stale;		/* a new owner: the cache must be emptied first */
 	uint32_t *tokmap;		/* writer-owned: stack-cache token -> stack id */
 };
