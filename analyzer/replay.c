@@ -591,10 +591,10 @@ static void release(struct ha_replay *r, uint64_t limit)
  * window of the stamping thread's store buffer (preload/clock.c): a store of
  * its in-flight flag, or of a realloc's pending stamp (preload/hook.c), not
  * yet visible to the writer when the writer looked.  That window is
- * nanoseconds; the operations of the last SYNC_SLACK_NS before
- * ts stay queued to cover it many times over, and a writer stalled between
- * two SYNCs (a burst it had to encode) no longer keeps a whole SYNC's worth
- * waiting: on an 8-thread trace, up to 210,000 events. */
+ * nanoseconds; the operations of the last SYNC_SLACK_NS before ts stay
+ * queued to cover it many times over.  (One whole SYNC of slack, as before,
+ * kept up to 210,000 events waiting on an 8-thread trace whenever the
+ * writer had a burst to encode between two SYNCs.) */
 enum { SYNC_SLACK_NS = 2000000 };
 
 void ha_replay_sync(struct ha_replay *r, uint64_t ts)

@@ -74,7 +74,8 @@ static uint64_t now_mono(void)
  * after that thread's stamp: the in-flight flag against the writer's SYNC
  * time (writer.c).  That window is the store buffer's, nanoseconds, the
  * same as with clock_gettime, and the analyzer's 2 ms of slack (events
- * stamped in the last 2 ms before a SYNC wait for the next) covers it.  Cost on these virtual machines, in a loop with work between reads:
+ * stamped in the last 2 ms before a SYNC wait for the next) covers it.
+ * Cost on these virtual machines, in a loop with work between reads:
  * 24 to 33 ns a stamp, against 31 to 41 for clock_gettime, whose vDSO takes
  * an ordered read too (the saving is its call and its sequence lock), and
  * 15 to 19 for a plain rdtsc. */

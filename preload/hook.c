@@ -474,6 +474,7 @@ void ha__on_free(void *p)
  * release is ordered before any other thread can receive its address. */
 uint64_t ha__stamp(const void *old)
 {
+	struct ha_ring *r;
 	uint64_t t;
 
 	if (ha_unlikely(ha__tls.busy == 2 || atomic_load_explicit(&ha__state, memory_order_relaxed) != HA_ON) ||
@@ -488,11 +489,12 @@ uint64_t ha__stamp(const void *old)
 	 * while t is being read, not pass anything (1): a thread preempted
 	 * between the clock read and the store below would otherwise let SYNCs
 	 * pass t for as long as it is off the CPU. */
-	if (ha__tls.ring)
-		atomic_store_explicit(&ha__tls.ring->pending_pre, 1, memory_order_relaxed);
+	r = ha__tls.ring;
+	if (r)
+		atomic_store_explicit(&r->pending_pre, 1, memory_order_relaxed);
 	t = ha__now();
-	if (ha__tls.ring)
-		atomic_store_explicit(&ha__tls.ring->pending_pre, t, memory_order_release);
+	if (r)
+		atomic_store_explicit(&r->pending_pre, t, memory_order_release);
 	return t;
 }
 
