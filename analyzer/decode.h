@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "hotalloc/format.h"
 #include "trace.h"
 
@@ -55,23 +56,36 @@ static inline const char *ha_cur_s(struct ha_cursor *c, size_t *len)
 enum { HA_FAST_ROOM = 64 };
 
 /* A varint with no bound check: the caller made sure that HA_FAST_ROOM bytes
- * are left.  Longer than 10 bytes is malformed. */
+ * are left.  Longer than 10 bytes is malformed.  Up to 8 bytes are read as
+ * one word and their 7-bit groups packed without a branch on the length:
+ * addresses' deltas are 5 or 6 bytes, times' 1 or 2, and a loop's exit
+ * mispredicted on them (8-thread trace: decoding was 23% of the time). */
 static inline uint64_t ha_cur_fast(struct ha_cursor *c)
 {
 	const uint8_t *p = c->p;
-	uint64_t v = *p++, b;
+	uint64_t v, b;
 
-	if (ha_likely_d(v < 0x80)) {
-		c->p = p;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w, stop;
+
+	memcpy(&w, p, sizeof(w));
+	stop = ~w & 0x8080808080808080ull;	/* each byte's "last" bit */
+	v = w & 0x7f7f7f7f7f7f7f7full;
+	if (ha_likely_d(stop))
+		v &= stop ^ (stop - 1);		/* the bytes up to the first last one */
+	v = (v & 0x007f007f007f007full) | (v & 0x7f007f007f007f00ull) >> 1;
+	v = (v & 0x00003fff00003fffull) | (v & 0x3fff00003fff0000ull) >> 2;
+	v = (v & 0x000000000fffffffull) | (v & 0x0fffffff00000000ull) >> 4;
+	if (ha_likely_d(stop)) {
+		c->p = p + (__builtin_ctzll(stop) >> 3) + 1;
 		return v;
 	}
-	b = *p++;
-	v = (v & 0x7f) | (b & 0x7f) << 7;
-	if (b < 0x80) {
-		c->p = p;
-		return v;
-	}
-	for (unsigned s = 14; s < 70; s += 7) {
+	p += 8;
+	for (unsigned s = 56; s < 70; s += 7) {
+#else
+	v = 0;
+	for (unsigned s = 0; s < 70; s += 7) {
+#endif
 		b = *p++;
 		v |= (b & 0x7f) << s;
 		if (b < 0x80) {
