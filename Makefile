@@ -101,6 +101,12 @@ $(BUILD)/unit/order_check: tests/unit/order_check.c analyzer/order.c analyzer/ut
 	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -Iinclude -O1 -g $(SAN) $(WARN) -o $@ tests/unit/order_check.c \
 		analyzer/order.c analyzer/util.c
 
+# The same with blocks of 3 operations, so that queues cross blocks all the time.
+$(BUILD)/unit/order_check_small: tests/unit/order_check.c analyzer/order.c analyzer/util.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -DHA_ORDER_BLOCK=3 -Iinclude -O1 -g $(SAN) $(WARN) -o $@ \
+		tests/unit/order_check.c analyzer/order.c analyzer/util.c
+
 # The analyzer's unchecked varint against the format's reference decoder, under ASan + UBSan.
 $(BUILD)/unit/varint_check: tests/unit/varint_check.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -123,7 +129,7 @@ $(BUILD)/unit/pipe_stress_asan: tests/unit/pipe_stress.c analyzer/pipe.c analyze
 
 test-build: all $(BUILD)/tests/demo $(WORKLOAD_BINS) $(ASAN_BUILD)/hotalloc $(ASAN_BUILD)/libhotalloc.so \
 	$(ASAN_BUILD)/tests/demo $(BUILD)/unit/ring_stress_tsan $(BUILD)/unit/ring_stress_asan \
-	$(BUILD)/unit/order_check $(BUILD)/unit/varint_check $(BUILD)/unit/pipe_stress_tsan $(BUILD)/unit/pipe_stress_asan \
+	$(BUILD)/unit/order_check $(BUILD)/unit/order_check_small $(BUILD)/unit/varint_check $(BUILD)/unit/pipe_stress_tsan $(BUILD)/unit/pipe_stress_asan \
 	$(BUILD)/tsan/hotalloc
 
 test:

@@ -2,6 +2,7 @@
 /* hotalloc: the command line.  `record` runs a program under the tracer;
  * `report` reads traces and prints what they say. */
 #include <dirent.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,12 @@ int ha_cmd_report(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* Buffers of 1 MiB and more (chunks, the live table, the channel, the
+	 * DWARF of a large library) get pages of their own, which go back when
+	 * they are freed.  glibc's default raises the bar after the first such
+	 * free and keeps later ones in its heaps for good: on an 8-thread trace,
+	 * 49 MiB of peak RSS for 36 MiB of peak heap; with this, 38 MiB. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? HA_EXIT_USAGE : HA_EXIT_OK;

@@ -15,18 +15,62 @@ static inline int before(const struct ha_order_key *a, const struct ha_order_key
 	return a->ts != b->ts ? a->ts < b->ts : a->opq < b->opq;
 }
 
+_Static_assert(sizeof(struct ha_order_block) == 64, "a block's header is one cache line");
+
 /* Queue qi's key: that of its oldest operation. */
 static inline struct ha_order_key key_of(const struct ha_order *o, uint32_t qi)
 {
 	const struct ha_order_queue *q = &o->q[qi];
-	const struct ha_pend *p = &q->v[q->head];
+	const struct ha_pend *p = &ha_order_ops(q->hb)[q->hi];
 
 	return (struct ha_order_key){ p->ts, (uint32_t)ha_pend_op(p) << 28 | qi, qi };
 }
 
-static inline struct ha_pend *at(const struct ha_order_queue *q, size_t i)
+/* The queue's i-th operation (i < len): a walk along its blocks, for the
+ * rare operation that arrives out of order. */
+static struct ha_pend *at(const struct ha_order_queue *q, size_t i)
 {
-	return &q->v[(q->head + i) & (q->cap - 1)];
+	const struct ha_order_block *b = q->hb;
+
+	i += q->hi;
+	while (i >= b->n) {
+		i -= b->n;
+		b = b->next;
+	}
+	return &ha_order_ops(b)[i];
+}
+
+/* The operation k places after the oldest, if it is in the head block or
+ * the next, else NULL: for prefetching. */
+static inline const struct ha_pend *ahead_of(const struct ha_order_queue *q, size_t k)
+{
+	size_t i = q->hi + k;
+
+	if (k >= q->len)
+		return NULL;
+	if (i < q->hb->n)
+		return &ha_order_ops(q->hb)[i];
+	i -= q->hb->n;
+	return q->hb->next && i < q->hb->next->n ? &ha_order_ops(q->hb->next)[i] : NULL;
+}
+
+static struct ha_order_block *block_get(struct ha_order *o)
+{
+	struct ha_order_block *b = o->pool;
+
+	if (b)
+		o->pool = b->next;
+	else
+		b = xaligned(64, sizeof(*b) + HA_ORDER_BLOCK * sizeof(struct ha_pend));
+	b->next = b->prev = NULL;
+	b->n = 0;
+	return b;
+}
+
+static void block_put(struct ha_order *o, struct ha_order_block *b)
+{
+	b->next = o->pool;
+	o->pool = b;
 }
 
 void ha_order_init(struct ha_order *o)
@@ -37,12 +81,22 @@ void ha_order_init(struct ha_order *o)
 	o->last = UINT32_MAX;
 }
 
+static void free_list(struct ha_order_block *b)
+{
+	while (b) {
+		struct ha_order_block *next = b->next;
+
+		free(b);
+		b = next;
+	}
+}
+
 void ha_order_free(struct ha_order *o)
 {
 	for (size_t i = 0; i < o->nq; i++)
-		free(o->q[i].v);
-	for (unsigned i = 0; i < o->nspare; i++)
-		free(o->spare[i]);
+		free_list(o->q[i].hb);
+	free_list(o->pool);
+	free(o->retired);
 	free(o->q);
 	free(o->index);
 	free(o->heap);
@@ -132,84 +186,70 @@ static void sift_down(struct ha_order *o, size_t pos)
 	heap_set(o, pos, k);
 }
 
-static void grow(struct ha_order *o, struct ha_order_queue *q, size_t need)
+/* What the last call left to put back: a block emptied under a run it
+ * returned, and a queue that ran dry, whose block goes back to the pool if
+ * nothing came in since (a thread that is gone would otherwise keep it). */
+static inline void settle(struct ha_order *o)
 {
-	size_t cap = q->cap ? 2 * q->cap : 16;
-	struct ha_pend *v;
-
-	while (cap < need)
-		cap *= 2;
-	if (!q->cap && o->nspare && o->spare_cap[o->nspare - 1] >= need) {
-		/* An empty queue takes the ring a dry one gave back last. */
-		q->v = o->spare[--o->nspare];
-		q->cap = o->spare_cap[o->nspare];
-		q->head = 0;
-		return;
+	if (o->retired) {
+		block_put(o, o->retired);
+		o->retired = NULL;
 	}
-	v = xmalloc(cap * sizeof(*v));
-	for (size_t i = 0; i < q->len; i++)
-		v[i] = *at(q, i);
-	free(q->v);
-	q->v = v;
-	q->cap = cap;
-	q->head = 0;
-}
+	if (o->dry) {
+		struct ha_order_queue *q = &o->q[o->dry - 1];
 
-/* A queue that ran dry gives its ring back (a thread that is gone would
- * otherwise keep it for good): on the next call, when the operation returned
- * from it is no longer in use, if nothing came in since.  Up to
- * HA_ORDER_SPARES rings of at most HA_ORDER_SPARE_MAX operations are kept
- * for the next empty queue: on the 8-thread trace, whose queues run dry
- * every few operations, growing them again from 16 (with fresh pages each
- * time) had been 3% of the analyzer's time. */
-static void drop_dry(struct ha_order *o)
-{
-	struct ha_order_queue *q = &o->q[o->dry - 1];
-
-	o->dry = 0;
-	if (!q->len) {
-		if (o->nspare < HA_ORDER_SPARES && q->cap <= HA_ORDER_SPARE_MAX) {
-			o->spare[o->nspare] = q->v;
-			o->spare_cap[o->nspare++] = q->cap;
-		} else {
-			free(q->v);
+		o->dry = 0;
+		if (!q->len && q->hb) {
+			block_put(o, q->hb);
+			q->hb = q->tb = NULL;
+			q->hi = 0;
 		}
-		q->v = NULL;
-		q->cap = 0;
-		q->head = 0;
 	}
 }
 
 struct ha_pend *ha_order_reserve(struct ha_order *o, uint32_t tid)
 {
-	struct ha_order_queue *q;
-
-	if (o->dry)
-		drop_dry(o);
-	o->reserved = queue_of(o, tid);
-	q = &o->q[o->reserved];
-	if (q->len == q->cap)
-		grow(o, q, q->len + 1);
-	return at(q, q->len);
+	ha_order_reserve_n(o, tid, 1);
+	return ha_order_room(o, 0);
 }
 
-void ha_order_reserve_n(struct ha_order *o, uint32_t tid, size_t n)
+size_t ha_order_reserve_n(struct ha_order *o, uint32_t tid, size_t n)
 {
 	struct ha_order_queue *q;
+	size_t room, need = n < 2 ? n : 2;
 
-	if (o->dry)
-		drop_dry(o);
+	settle(o);
 	o->reserved = queue_of(o, tid);
 	q = &o->q[o->reserved];
-	if (q->len + n > q->cap)
-		grow(o, q, q->len + n);
+	if (!q->tb) {
+		q->hb = q->tb = block_get(o);
+		q->hi = 0;
+	} else if (HA_ORDER_BLOCK - q->tb->n < need) {
+		struct ha_order_block *b = block_get(o);
+
+		b->prev = q->tb;
+		q->tb->next = b;
+		q->tb = b;
+	} else if (!q->len) {
+		/* Empty, with its block: write from the start again. */
+		q->tb->n = 0;
+		q->hi = 0;
+	}
+	room = HA_ORDER_BLOCK - q->tb->n;
+	return n < room ? n : room;
+}
+
+/* Place i of the queue, i <= len: len is the one reserved after the last. */
+static struct ha_pend *place(const struct ha_order_queue *q, size_t i)
+{
+	return i == q->len ? &ha_order_ops(q->tb)[q->tb->n] : at(q, i);
 }
 
 void ha_order_commit(struct ha_order *o)
 {
 	uint32_t qi = o->reserved;
 	struct ha_order_queue *q = &o->q[qi];
-	struct ha_pend *p = at(q, q->len);
+	struct ha_pend *p = place(q, q->len);
 	size_t i = q->len;
 
 	/* Behind its predecessors unless it is older (never in a sound trace
@@ -223,10 +263,11 @@ void ha_order_commit(struct ha_order *o)
 
 			if (prev->ts < tmp.ts || (prev->ts == tmp.ts && ha_pend_op(prev) <= ha_pend_op(&tmp)))
 				break;
-			*at(q, i) = *prev;
+			*place(q, i) = *prev;
 		}
-		*at(q, i) = tmp;
+		*place(q, i) = tmp;
 	}
+	q->tb->n++;
 	q->len++;
 	o->pending++;
 	if (!q->heap_pos) {
@@ -242,7 +283,7 @@ void ha_order_commit_n(struct ha_order *o, size_t m, int sorted)
 {
 	uint32_t qi = o->reserved;
 	struct ha_order_queue *q = &o->q[qi];
-	const struct ha_pend *first = at(q, q->len);
+	const struct ha_pend *first = place(q, q->len);
 
 	if (!m)
 		return;
@@ -255,6 +296,7 @@ void ha_order_commit_n(struct ha_order *o, size_t m, int sorted)
 			ha_order_commit(o);
 		return;
 	}
+	q->tb->n += (uint32_t)m;
 	q->len += m;
 	o->pending += m;
 	if (!q->heap_pos) {
@@ -264,12 +306,19 @@ void ha_order_commit_n(struct ha_order *o, size_t m, int sorted)
 }
 
 /* Dequeues k operations from the front of the top queue, q, and puts the
- * heap right: q's new oldest, or q out of it. */
+ * heap right: q's new oldest, or q out of it.  A head block left behind is
+ * pooled at the next call (what was returned from it is still in use). */
 static void dequeue_top(struct ha_order *o, struct ha_order_queue *q, size_t k)
 {
-	q->head = (q->head + k) & (q->cap - 1);
+	q->hi += (uint32_t)k;
 	q->len -= k;
 	o->pending -= k;
+	if (q->hi == q->hb->n && q->hb != q->tb) {
+		o->retired = q->hb;
+		q->hb = q->hb->next;
+		q->hb->prev = NULL;
+		q->hi = 0;
+	}
 	if (q->len) {
 		o->heap[0] = key_of(o, o->taken);
 		if (o->nheap > 1)
@@ -287,20 +336,21 @@ static void dequeue_top(struct ha_order *o, struct ha_order_queue *q, size_t k)
 const struct ha_pend *ha_order_next(struct ha_order *o, uint64_t limit, uint64_t *ahead)
 {
 	struct ha_order_queue *q;
-	const struct ha_pend *p;
+	const struct ha_pend *p, *a;
 
-	if (o->dry)
-		drop_dry(o);
-
+	settle(o);
 	if (!o->nheap || o->heap[0].ts >= limit)
 		return NULL;
 	o->taken = o->heap[0].qi;
 	q = &o->q[o->taken];
-	p = &q->v[q->head];
-	*ahead = q->len > AHEAD + 1 ? at(q, AHEAD + 1)->addr : 0;
+	p = &ha_order_ops(q->hb)[q->hi];
+	a = ahead_of(q, AHEAD + 1);
+	*ahead = a ? a->addr : 0;
 	/* The queue itself was written a SYNC or two ago and has left the
 	 * caches when many threads are busy: ask for it ahead too. */
-	__builtin_prefetch(at(q, AHEAD + 1 + QUEUE_AHEAD));
+	a = ahead_of(q, AHEAD + 1 + QUEUE_AHEAD);
+	if (a)
+		__builtin_prefetch(a);
 	dequeue_top(o, q, 1);
 	return p;
 }
@@ -312,8 +362,7 @@ const struct ha_pend *ha_order_run(struct ha_order *o, uint64_t limit, size_t ma
 	const struct ha_pend *p;
 	size_t k, room;
 
-	if (o->dry)
-		drop_dry(o);
+	settle(o);
 	if (!o->nheap || o->heap[0].ts >= limit)
 		return NULL;
 	/* The run ends before the next queue's oldest, or at limit. */
@@ -322,8 +371,8 @@ const struct ha_pend *ha_order_run(struct ha_order *o, uint64_t limit, size_t ma
 			bound = o->heap[c];
 	o->taken = o->heap[0].qi;
 	q = &o->q[o->taken];
-	p = &q->v[q->head];
-	room = q->cap - q->head;	/* contiguous up to the ring's end */
+	p = &ha_order_ops(q->hb)[q->hi];
+	room = q->hb->n - q->hi;	/* contiguous up to the block's end */
 	if (max > room)
 		max = room;
 	if (max > q->len)
@@ -346,5 +395,5 @@ uint64_t ha_order_peek_addr(const struct ha_order *o)
 	if (o->taken >= o->nq)
 		return 0;
 	q = &o->q[o->taken];
-	return q->len ? q->v[q->head].addr : 0;
+	return q->len ? ha_order_ops(q->hb)[q->hi].addr : 0;
 }

@@ -63,11 +63,35 @@ struct ha_fetch {
 	pthread_t thread;
 };
 
+/* Buffers larger than this are given back as soon as their chunk is done:
+ * most chunks are 1 or 2 MiB, and a burst's of 8 MiB, kept in each slot and
+ * in the compressed buffer, had been 19 MiB of the analyzer's peak on an
+ * 8-thread trace. */
+enum { KEEP_MAX = 2u << 20 };
+
+/* Room for n bytes in *p; what it held is not kept.  Up to KEEP_MAX, a
+ * power of two: chunks' sizes vary, and each new largest had been a new
+ * buffer's fresh pages. */
 static void grow_buf(uint8_t **p, size_t *cap, size_t n)
 {
 	if (n > *cap) {
-		*p = xrealloc(*p, n);
-		*cap = n;
+		size_t want = n;
+
+		if (n <= KEEP_MAX)
+			for (want = 4096; want < n; want *= 2)
+				;
+		free(*p);
+		*p = xmalloc(want);
+		*cap = want;
+	}
+}
+
+static void shed_buf(uint8_t **p, size_t *cap)
+{
+	if (*cap > KEEP_MAX) {
+		free(*p);
+		*p = NULL;
+		*cap = 0;
 	}
 }
 
@@ -110,6 +134,7 @@ static void read_chunk(struct ha_fetch *F, struct chunk *c)
 			size_t out = ZSTD_decompressDCtx(F->dctx, c->raw, h->raw_size, F->comp,
 							 h->comp_size);
 
+			shed_buf(&F->comp, &F->comp_cap);
 			if (ZSTD_isError(out) || out != h->raw_size) {
 				c->status = CH_BAD_DATA;
 				c->why = ZSTD_isError(out) ? ZSTD_getErrorName(out) : "wrong size";
@@ -209,6 +234,10 @@ static struct chunk *fetch_next(struct ha_fetch *F)
 /* Gives the chunk's slot back once it is decoded. */
 static void fetch_done(struct ha_fetch *F)
 {
+	struct chunk *c = &F->slot[F->threaded ? F->taken % SLOTS : 0];
+
+	/* Still the reader's: the fetching thread waits for taken to move. */
+	shed_buf(&c->raw, &c->raw_cap);
 	if (!F->threaded)
 		return;
 	pthread_mutex_lock(&F->mu);

@@ -160,18 +160,16 @@ void ha_replay_batch(struct ha_replay *r, struct ha_cursor *c, uint32_t tid, uin
 	unsigned pop = 0;
 
 	while (count && !c->bad) {
-		size_t piece = count < BATCH_PIECE ? (size_t)count : BATCH_PIECE, k = 0;
-		const struct ha_order_queue *q;
+		size_t piece = count < BATCH_PIECE ? (size_t)count : BATCH_PIECE, k = 0, room;
 		struct ha_pend *v;
-		size_t pos, mask;
 		int sorted = 1;
 
-		ha_order_reserve_n(&r->order, tid, 2 * piece);
-		/* The room, in locals: stores into it cannot change them. */
-		q = &r->order.q[r->order.reserved];
-		v = q->v;
-		pos = q->head + q->len;
-		mask = q->cap - 1;
+		/* Two places per event: a realloc that moved makes two. */
+		room = ha_order_reserve_n(&r->order, tid, 2 * piece);
+		if (piece > room / 2)
+			piece = room / 2;
+		/* The room, in a local: stores into it cannot change it. */
+		v = ha_order_room(&r->order, 0);
 		for (size_t i = 0; i < piece; i++) {
 			struct ha_event ev;	/* in registers */
 			unsigned kind, op;
@@ -190,7 +188,7 @@ void ha_replay_batch(struct ha_replay *r, struct ha_cursor *c, uint32_t tid, uin
 				size_t m = put_event(r, &whole, k);
 
 				for (size_t j = k; j < k + m; j++) {
-					const struct ha_pend *p = &v[(pos + j) & mask];
+					const struct ha_pend *p = &v[j];
 
 					op = ha_pend_op(p);
 					sorted &= p->ts > pts || (p->ts == pts && op >= pop);
@@ -202,7 +200,7 @@ void ha_replay_batch(struct ha_replay *r, struct ha_cursor *c, uint32_t tid, uin
 			}
 			/* A free or an allocation other than a realloc: one
 			 * operation, as put_event makes it. */
-			struct ha_pend *p = &v[(pos + k++) & mask];
+			struct ha_pend *p = &v[k++];
 
 			op = !ev.addr ? HA_OP_NOP : kind == HA_EV_FREE ? HA_OP_FREE : HA_OP_ALLOC;
 			p->ts = ts;

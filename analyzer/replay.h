@@ -58,12 +58,18 @@ static inline unsigned ha_pend_kind(const struct ha_pend *p)
 	return (unsigned)(p->bits >> HA_PEND_KIND_SHIFT) & 15;
 }
 
+/* A block's operations (order.h). */
+static inline struct ha_pend *ha_order_ops(const struct ha_order_block *b)
+{
+	return (struct ha_pend *)(b + 1);
+}
+
 /* Place k of the room ha_order_reserve_n made (order.h). */
 static inline struct ha_pend *ha_order_room(const struct ha_order *o, size_t k)
 {
-	const struct ha_order_queue *q = &o->q[o->reserved];
+	const struct ha_order_block *b = o->q[o->reserved].tb;
 
-	return &q->v[(q->head + q->len + k) & (q->cap - 1)];
+	return &ha_order_ops(b)[b->n + k];
 }
 
 /* A moving realloc's release (HA_PEND_LINKED) carries its new address, once

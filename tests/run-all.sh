@@ -34,6 +34,7 @@ run() {
 run "ring stress (ThreadSanitizer)" "$B/unit/ring_stress_tsan" 4 100000
 run "ring stress (ASan, UBSan)" "$B/unit/ring_stress_asan" 8 100000
 run "time ordering (ASan, UBSan)" "$B/unit/order_check" 400
+run "time ordering, 3-operation blocks (ASan, UBSan)" "$B/unit/order_check_small" 400
 run "varint decoding (ASan, UBSan)" "$B/unit/varint_check" 200000
 run "analyzer channel stress (ThreadSanitizer)" "$B/unit/pipe_stress_tsan" 500000 256
 run "analyzer channel stress (ASan, UBSan)" "$B/unit/pipe_stress_asan" 2000000 1024
