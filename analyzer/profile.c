@@ -29,6 +29,7 @@ static void on_stack(void *ctx, uint32_t id, const uint64_t *frames, unsigned n)
 
 	p->nstacks++;
 	ha_sites_stack(&p->sites, id, frames, n);
+	ha_sym_hint(p->sym, frames, n);
 }
 
 static void on_module(void *ctx, uint32_t id, uint64_t ts, uint64_t bias, const char *path,
@@ -129,6 +130,8 @@ int ha_profile_load(struct ha_profile *p, const char *path, const struct ha_load
 		return -1;	/* the caller's ha_profile_free releases the rest */
 	}
 	ha_replay_finish(&p->rp);
+	/* One trace's modules at a time: the next's load may open others. */
+	ha_sym_settle(p->sym);
 	p->truncated = t.truncated;
 	p->ended = t.ended;
 	p->chunks = t.chunks;

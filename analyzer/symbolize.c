@@ -9,6 +9,8 @@
 #include <elfutils/libdwfl.h>
 #include <inttypes.h>
 #include <libiberty/demangle.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,9 @@ struct sym_module {
 	unsigned nseg;
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
+	char *warning;		/* why it is broken, not yet told */
 	bool opened, broken;
+	bool claimed;		/* taken by the opener (under lock) */
 };
 
 struct addr_ent {
@@ -48,6 +52,20 @@ struct ha_symbolizer {
 	struct addr_ent *cache;
 	/* interned strings */
 	struct str_ent { UT_hash_handle hh; char *s; } *strings;
+	/* The opener: while the trace is read, a thread that opens the modules
+	 * the stacks seen so far point into, and loads their DWARF and symbol
+	 * tables (decompressing a libc's debug file took 0.1 s, after the
+	 * replay, alone on one core).  It runs only when a core is idle
+	 * (SCHED_IDLE), and never resolves an address: that waits for the
+	 * whole module list, so the report is what it was without it.  lock
+	 * guards mods, nmods, the modules' claimed flags and todo; until the
+	 * opener is joined, only it touches libdw. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t opener;
+	bool opener_on, opener_tried, stopping;
+	uint64_t *todo;
+	size_t ntodo, captodo;
 };
 
 static const char *intern(struct ha_symbolizer *s, const char *str)
@@ -96,8 +114,12 @@ struct ha_symbolizer *ha_sym_new(const char *sysroot, const char *debug_dir)
 	s->cb.find_debuginfo = dwfl_standard_find_debuginfo;
 	s->cb.section_address = dwfl_offline_section_address;
 	s->cb.debuginfo_path = &s->debuginfo_path;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
 	return s;
 }
+
+static void stop_opener(struct ha_symbolizer *s);
 
 void ha_sym_free(struct ha_symbolizer *s)
 {
@@ -106,6 +128,7 @@ void ha_sym_free(struct ha_symbolizer *s)
 
 	if (!s)
 		return;
+	stop_opener(s);
 	HASH_ITER(hh, s->cache, a, ta) {
 		HASH_DEL(s->cache, a);
 		free(a->frames);
@@ -120,8 +143,12 @@ void ha_sym_free(struct ha_symbolizer *s)
 		if (s->mods[i].dwfl)
 			dwfl_end(s->mods[i].dwfl);
 		free(s->mods[i].path);
+		free(s->mods[i].warning);
 	}
 	free(s->mods);
+	free(s->todo);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->wake);
 	free(s->sysroot);
 	free(s->debuginfo_path);
 	free(s);
@@ -133,6 +160,7 @@ void ha_sym_add_module(struct ha_symbolizer *s, uint32_t id, uint64_t ts, uint64
 {
 	struct sym_module *m;
 
+	pthread_mutex_lock(&s->lock);
 	s->mods = xrealloc(s->mods, (s->nmods + 1) * sizeof(*s->mods));
 	m = &s->mods[s->nmods++];
 	memset(m, 0, sizeof(*m));
@@ -145,13 +173,16 @@ void ha_sym_add_module(struct ha_symbolizer *s, uint32_t id, uint64_t ts, uint64
 	memcpy(m->build_id, build_id, m->build_id_len);
 	m->nseg = nseg > 16 ? 16 : nseg;
 	memcpy(m->segs, segs, 3 * m->nseg * sizeof(uint64_t));
+	pthread_mutex_unlock(&s->lock);
 }
 
 void ha_sym_unload(struct ha_symbolizer *s, uint32_t id, uint64_t ts)
 {
+	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < s->nmods; i++)
 		if (s->mods[i].id == id && s->mods[i].unload_ts == UINT64_MAX)
 			s->mods[i].unload_ts = ts;
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* The module whose segments hold addr; among several (an address reused
@@ -173,9 +204,11 @@ static struct sym_module *find_module(struct ha_symbolizer *s, uint64_t addr)
 	return best;
 }
 
-static void open_module(struct ha_symbolizer *s, struct sym_module *m)
+/* Opens m, a copy of a module that no other thread writes to; why it
+ * cannot be used goes to m->warning, told at its first use. */
+static void open_module(const struct ha_symbolizer *s, struct sym_module *m)
 {
-	char path[4096];
+	char path[4096], msg[4600];
 	const unsigned char *bits;
 	GElf_Addr vaddr;
 	int len;
@@ -199,17 +232,114 @@ static void open_module(struct ha_symbolizer *s, struct sym_module *m)
 	m->mod = dwfl_report_elf(m->dwfl, m->path, path, -1, m->bias, false);
 	dwfl_report_end(m->dwfl, NULL, NULL);
 	if (!m->mod) {
-		ha_warn("cannot read '%s': %s; its frames are shown as module+offset", path,
-			dwfl_errmsg(-1));
+		snprintf(msg, sizeof(msg), "cannot read '%s': %s; its frames are shown as module+offset",
+			 path, dwfl_errmsg(-1));
+		m->warning = xstrdup(msg);
 		m->broken = true;
 		return;
 	}
 	len = dwfl_module_build_id(m->mod, &bits, &vaddr);
 	if (m->build_id_len && (len != (int)m->build_id_len || memcmp(bits, m->build_id, (size_t)len))) {
-		ha_warn("'%s' is not the file that was traced (its build-id differs); "
-			"its frames are shown as module+offset", path);
+		snprintf(msg, sizeof(msg), "'%s' is not the file that was traced (its build-id differs); "
+			 "its frames are shown as module+offset", path);
+		m->warning = xstrdup(msg);
 		m->broken = true;
 	}
+}
+
+/* The opener's loop: each frame's module, if not yet opened, is opened from
+ * a copy, outside the lock (the reader adding modules must not wait for
+ * it), and its DWARF and symbol table loaded; the copy then goes back. */
+static void *opener(void *arg)
+{
+	struct ha_symbolizer *s = arg;
+	struct sched_param none = { 0 };
+	uint64_t *batch = NULL;
+	size_t n = 0;
+
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (!s->ntodo && !s->stopping)
+			pthread_cond_wait(&s->wake, &s->lock);
+		if (s->stopping)
+			break;
+		free(batch);
+		batch = s->todo;
+		n = s->ntodo;
+		s->todo = NULL;
+		s->ntodo = s->captodo = 0;
+		for (size_t i = 0; i < n && !s->stopping; i++) {
+			struct sym_module *m = find_module(s, batch[i]), copy;
+			size_t k;
+			Dwarf_Addr bias;
+
+			if (!m || m->opened || m->claimed)
+				continue;
+			m->claimed = true;
+			k = (size_t)(m - s->mods);
+			copy = *m;
+			copy.path = xstrdup(m->path);
+			pthread_mutex_unlock(&s->lock);
+			open_module(s, &copy);
+			if (!copy.broken) {
+				dwfl_module_getdwarf(copy.mod, &bias);
+				dwfl_module_getsymtab(copy.mod);
+			}
+			free(copy.path);
+			pthread_mutex_lock(&s->lock);
+			/* What opening made, no more: the reader may have moved
+			 * the array or marked the module unloaded meanwhile. */
+			m = &s->mods[k];
+			m->dwfl = copy.dwfl;
+			m->mod = copy.mod;
+			m->warning = copy.warning;
+			m->broken = copy.broken;
+			m->opened = true;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(batch);
+	return NULL;
+}
+
+void ha_sym_hint(struct ha_symbolizer *s, const uint64_t *frames, unsigned n)
+{
+	if (!s->opener_tried) {
+		s->opener_tried = true;
+		if (ha_threads_allowed() && !pthread_create(&s->opener, NULL, opener, s))
+			s->opener_on = true;
+	}
+	if (!s->opener_on || !n)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (s->ntodo + n > s->captodo) {
+		s->captodo = 2 * (s->ntodo + n) + 64;
+		s->todo = xrealloc(s->todo, s->captodo * sizeof(*s->todo));
+	}
+	memcpy(s->todo + s->ntodo, frames, n * sizeof(*frames));
+	s->ntodo += n;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The opener finishes the module it has in hand and stops; the rest are
+ * opened when first asked for. */
+static void stop_opener(struct ha_symbolizer *s)
+{
+	if (!s->opener_on)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->opener, NULL);
+	s->opener_on = false;
+}
+
+void ha_sym_settle(struct ha_symbolizer *s)
+{
+	stop_opener(s);
 }
 
 static const char *die_name(Dwarf_Die *die)
@@ -301,10 +431,16 @@ unsigned ha_sym_resolve(struct ha_symbolizer *s, uint64_t addr, const struct ha_
 		return e->n;
 	}
 	memset(tmp, 0, sizeof(tmp));
+	stop_opener(s);
 	/* A return address points after the call; the call is the byte before. */
 	m = find_module(s, addr);
 	if (m && !m->opened)
 		open_module(s, m);
+	if (m && m->warning) {
+		ha_warn("%s", m->warning);
+		free(m->warning);
+		m->warning = NULL;
+	}
 	if (m && !m->broken)
 		n = resolve_dwarf(s, m, addr - 1, tmp);
 	if (!n)

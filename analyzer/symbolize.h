@@ -27,6 +27,12 @@ void ha_sym_add_module(struct ha_symbolizer *s, uint32_t id, uint64_t ts, uint64
 		       const char *path, const uint8_t *build_id, unsigned build_id_len,
 		       const uint64_t *segs, unsigned nseg);
 void ha_sym_unload(struct ha_symbolizer *s, uint32_t id, uint64_t ts);
+/* Frames that will be resolved later: their modules may be opened now, on a
+ * core the replay leaves idle.  Copies them; thread-safe with the above. */
+void ha_sym_hint(struct ha_symbolizer *s, const uint64_t *frames, unsigned n);
+/* No more hints: waits for the module being opened, if any, and leaves the
+ * rest to ha_sym_resolve.  After it, one thread at a time uses libdw. */
+void ha_sym_settle(struct ha_symbolizer *s);
 /* Resolves a return address into frames, innermost (inlined) first.  Returns
  * their count (at least 1); *out stays valid until ha_sym_free. */
 unsigned ha_sym_resolve(struct ha_symbolizer *s, uint64_t addr, const struct ha_frame **out);
