@@ -62,7 +62,7 @@ static struct ha_order_block *block_get(struct ha_order *o)
 		o->pool = b->next;
 	else
 		b = xaligned(64, sizeof(*b) + HA_ORDER_BLOCK * sizeof(struct ha_pend));
-	b->next = b->prev = NULL;
+	b->next = NULL;
 	b->n = 0;
 	return b;
 }
@@ -224,16 +224,15 @@ size_t ha_order_reserve_n(struct ha_order *o, uint32_t tid, size_t n)
 	if (!q->tb) {
 		q->hb = q->tb = block_get(o);
 		q->hi = 0;
+	} else if (!q->len) {
+		/* Empty, with its one block: write from the start again. */
+		q->tb->n = 0;
+		q->hi = 0;
 	} else if (HA_ORDER_BLOCK - q->tb->n < need) {
 		struct ha_order_block *b = block_get(o);
 
-		b->prev = q->tb;
 		q->tb->next = b;
 		q->tb = b;
-	} else if (!q->len) {
-		/* Empty, with its block: write from the start again. */
-		q->tb->n = 0;
-		q->hi = 0;
 	}
 	room = HA_ORDER_BLOCK - q->tb->n;
 	return n < room ? n : room;
@@ -316,7 +315,6 @@ static void dequeue_top(struct ha_order *o, struct ha_order_queue *q, size_t k)
 	if (q->hi == q->hb->n && q->hb != q->tb) {
 		o->retired = q->hb;
 		q->hb = q->hb->next;
-		q->hb->prev = NULL;
 		q->hi = 0;
 	}
 	if (q->len) {

@@ -28,9 +28,9 @@ struct ha_pend;
 #endif
 
 struct ha_order_block {
-	struct ha_order_block *next, *prev;
+	struct ha_order_block *next;
 	uint32_t n;			/* places filled, from the first */
-	uint32_t pad[11];		/* the operations follow, on a cache line: ha_order_ops */
+	uint32_t pad[13];		/* the operations follow, on a cache line: ha_order_ops */
 };
 
 struct ha_order_queue {

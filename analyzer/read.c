@@ -70,8 +70,9 @@ struct ha_fetch {
 enum { KEEP_MAX = 2u << 20 };
 
 /* Room for n bytes in *p; what it held is not kept.  Up to KEEP_MAX, a
- * power of two: chunks' sizes vary, and each new largest had been a new
- * buffer's fresh pages. */
+ * power of two: chunks' sizes vary, and with buffers of 1 MiB and more
+ * mapped apart (main.c), each new largest was fresh pages again (8-thread
+ * trace: 24,870 page faults against 18,385). */
 static void grow_buf(uint8_t **p, size_t *cap, size_t n)
 {
 	if (n > *cap) {
