@@ -10,16 +10,19 @@
 #include <inttypes.h>
 #include <libiberty/demangle.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <uthash.h>
 #include "symbolize.h"
 #include "util.h"
 
 #define MAX_INLINE 32
+#define OPENER_NICE 19		/* the opener's nice value */
+#define TODO_MAX 65536		/* frames waiting for the opener, at most */
 
 struct sym_module {
 	uint32_t id;
@@ -55,8 +58,8 @@ struct ha_symbolizer {
 	/* The opener: while the trace is read, a thread that opens the modules
 	 * the stacks seen so far point into, and loads their DWARF and symbol
 	 * tables (decompressing a libc's debug file took 0.1 s, after the
-	 * replay, alone on one core).  It runs only when a core is idle
-	 * (SCHED_IDLE), and never resolves an address: that waits for the
+	 * replay, alone on one core).  It runs at nice 19, mostly when a
+	 * core is idle, and never resolves an address: that waits for the
 	 * whole module list, so the report is what it was without it.  lock
 	 * guards mods, nmods, the modules' claimed flags and todo; until the
 	 * opener is joined, only it touches libdw. */
@@ -119,7 +122,6 @@ struct ha_symbolizer *ha_sym_new(const char *sysroot, const char *debug_dir)
 	return s;
 }
 
-static void stop_opener(struct ha_symbolizer *s);
 
 void ha_sym_free(struct ha_symbolizer *s)
 {
@@ -128,7 +130,7 @@ void ha_sym_free(struct ha_symbolizer *s)
 
 	if (!s)
 		return;
-	stop_opener(s);
+	ha_sym_settle(s);
 	HASH_ITER(hh, s->cache, a, ta) {
 		HASH_DEL(s->cache, a);
 		free(a->frames);
@@ -253,11 +255,13 @@ static void open_module(const struct ha_symbolizer *s, struct sym_module *m)
 static void *opener(void *arg)
 {
 	struct ha_symbolizer *s = arg;
-	struct sched_param none = { 0 };
 	uint64_t *batch = NULL;
 	size_t n = 0;
 
-	pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
+	/* Behind the replay's threads, not starved: the report waits for the
+	 * module in hand, and SCHED_IDLE, which an unprivileged process cannot
+	 * leave, could keep it waiting on a machine busy with other work. */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), OPENER_NICE);
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		while (!s->ntodo && !s->stopping)
@@ -269,13 +273,20 @@ static void *opener(void *arg)
 		n = s->ntodo;
 		s->todo = NULL;
 		s->ntodo = s->captodo = 0;
-		for (size_t i = 0; i < n && !s->stopping; i++) {
-			struct sym_module *m = find_module(s, batch[i]), copy;
+		pthread_mutex_unlock(&s->lock);
+		for (size_t i = 0; i < n; i++) {
+			struct sym_module *m, copy;
 			size_t k;
 			Dwarf_Addr bias;
 
-			if (!m || m->opened || m->claimed)
+			/* The lock for one frame at a time: the reader adding a
+			 * module or a hint waits for no more. */
+			pthread_mutex_lock(&s->lock);
+			m = s->stopping ? NULL : find_module(s, batch[i]);
+			if (!m || m->opened || m->claimed) {
+				pthread_mutex_unlock(&s->lock);
 				continue;
+			}
 			m->claimed = true;
 			k = (size_t)(m - s->mods);
 			copy = *m;
@@ -296,7 +307,9 @@ static void *opener(void *arg)
 			m->warning = copy.warning;
 			m->broken = copy.broken;
 			m->opened = true;
+			pthread_mutex_unlock(&s->lock);
 		}
+		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
 	free(batch);
@@ -313,6 +326,12 @@ void ha_sym_hint(struct ha_symbolizer *s, const uint64_t *frames, unsigned n)
 	if (!s->opener_on || !n)
 		return;
 	pthread_mutex_lock(&s->lock);
+	/* Hints beyond what the opener has yet to look at are dropped: they
+	 * only give it a head start, and most frames' modules are open. */
+	if (s->ntodo + n > TODO_MAX) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	if (s->ntodo + n > s->captodo) {
 		s->captodo = 2 * (s->ntodo + n) + 64;
 		s->todo = xrealloc(s->todo, s->captodo * sizeof(*s->todo));
@@ -325,7 +344,7 @@ void ha_sym_hint(struct ha_symbolizer *s, const uint64_t *frames, unsigned n)
 
 /* The opener finishes the module it has in hand and stops; the rest are
  * opened when first asked for. */
-static void stop_opener(struct ha_symbolizer *s)
+void ha_sym_settle(struct ha_symbolizer *s)
 {
 	if (!s->opener_on)
 		return;
@@ -335,11 +354,6 @@ static void stop_opener(struct ha_symbolizer *s)
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->opener, NULL);
 	s->opener_on = false;
-}
-
-void ha_sym_settle(struct ha_symbolizer *s)
-{
-	stop_opener(s);
 }
 
 static const char *die_name(Dwarf_Die *die)
@@ -431,7 +445,7 @@ unsigned ha_sym_resolve(struct ha_symbolizer *s, uint64_t addr, const struct ha_
 		return e->n;
 	}
 	memset(tmp, 0, sizeof(tmp));
-	stop_opener(s);
+	ha_sym_settle(s);
 	/* A return address points after the call; the call is the byte before. */
 	m = find_module(s, addr);
 	if (m && !m->opened)
