@@ -38,7 +38,29 @@ struct chunk {
 	struct ha_chunk_header h;
 	uint8_t *raw;
 	size_t raw_cap;
+	size_t len;		/* bytes of raw to decode: the chunk's, or a piece's */
+	bool more;		/* a piece, and the chunk's next piece follows */
 	const char *why;	/* CH_BAD_DATA: zstd's reason (a static string) */
+};
+
+/* A chunk whose payload is larger than KEEP_MAX (below) is handed to the
+ * reader in pieces of about PIECE bytes that end on record boundaries, so
+ * that no buffer holds the whole of it: a writer that falls behind makes
+ * chunks of 20 MiB and more (an 8-thread trace had 45% of its bytes in such
+ * chunks; holding two of them and the compressed bytes took the analyzer's
+ * peak from 45 to 90 MiB).  Its compressed bytes are read IN_PIECE at a
+ * time and decompressed into a staging buffer. */
+enum { PIECE = 1u << 20, IN_PIECE = 128u << 10, STAGE_MIN = 2u << 20 };
+
+struct split {
+	bool on;
+	struct ha_chunk_header h;	/* the chunk's */
+	uint64_t comp_left;	/* compressed bytes still in the file */
+	uint64_t raw_got;	/* bytes decompressed so far */
+	bool frame_done;	/* zstd has seen the frame's end */
+	ZSTD_inBuffer in;	/* over ha_fetch.comp */
+	uint8_t *buf;		/* decompressed bytes: [pos, len) not handed out yet, */
+	size_t cap, len, pos, scan;	/* [pos, scan) whole records */
 };
 
 /* The chunk being decoded and the next: the fetching thread is busy 15% of
@@ -55,6 +77,7 @@ struct ha_fetch {
 	struct chunk slot[SLOTS];
 	uint8_t *comp;			/* a compressed chunk: one, the fetching side's */
 	size_t comp_cap;
+	struct split sp;		/* the chunk being handed out in pieces */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	uint64_t filled, taken;		/* chunks put in the ring and taken out */
@@ -96,11 +119,228 @@ static void shed_buf(uint8_t **p, size_t *cap)
 	}
 }
 
+/* The length of the whole record at p, or 0 when it does not end before end
+ * or is malformed (decode then tells which).  It reads what decode reads. */
+static size_t record_len(const uint8_t *p, const uint8_t *end)
+{
+	/* Varints after an event's kind, its time included; a mark's differ. */
+	static const uint8_t fields[HA_EV_NKINDS] = {
+		[HA_EV_FREE] = 2, [HA_EV_MALLOC] = 4, [HA_EV_VALLOC] = 4, [HA_EV_PVALLOC] = 4,
+		[HA_EV_CALLOC] = 5, [HA_EV_REALLOC] = 6, [HA_EV_REALLOCARRAY] = 6,
+		[HA_EV_POSIX_MEMALIGN] = 5, [HA_EV_ALIGNED_ALLOC] = 5, [HA_EV_MEMALIGN] = 5,
+	};
+	struct ha_cursor c = { p, end, 0 };
+	uint64_t n;
+	size_t l;
+
+	if (p >= end)
+		return 0;
+	switch (*c.p++) {
+	case HA_REC_INFO:
+		ha_cur_s(&c, &l);
+		ha_cur_s(&c, &l);
+		break;
+	case HA_REC_MODULE:
+		for (int i = 0; i < 3; i++)
+			ha_cur_v(&c);
+		ha_cur_s(&c, &l);
+		ha_cur_s(&c, &l);
+		n = ha_cur_v(&c);
+		if (n > MAX_SEGS)
+			return 0;
+		for (uint64_t i = 0; i < 3 * n && !c.bad; i++)
+			ha_cur_v(&c);
+		break;
+	case HA_REC_UNLOAD:
+		ha_cur_v(&c);
+		ha_cur_v(&c);
+		break;
+	case HA_REC_STACK:
+		ha_cur_v(&c);
+		n = ha_cur_v(&c);
+		if (n == 0 || n > MAX_FRAMES)
+			return 0;
+		for (uint64_t i = 0; i < n && !c.bad; i++)
+			ha_cur_v(&c);	/* frame 0, then zigzag deltas: varints alike */
+		break;
+	case HA_REC_BATCH:
+		ha_cur_v(&c);
+		ha_cur_v(&c);
+		n = ha_cur_v(&c);
+		for (uint64_t i = 0; i < n && !c.bad; i++) {
+			unsigned kind;
+
+			if (c.p >= c.end)
+				return 0;
+			kind = *c.p++;
+			if (kind >= HA_EV_NKINDS)
+				return 0;
+			if (kind == HA_EV_MARK) {
+				ha_cur_v(&c);
+				ha_cur_s(&c, &l);
+				continue;
+			}
+			for (unsigned f = 0; f < fields[kind] && !c.bad; f++)
+				ha_cur_v(&c);
+		}
+		break;
+	case HA_REC_SYNC:
+	case HA_REC_LOST:
+		ha_cur_v(&c);
+		break;
+	case HA_REC_END:
+		ha_cur_v(&c);
+		ha_cur_v(&c);
+		ha_cur_v(&c);
+		break;
+	default:
+		return 0;
+	}
+	return c.bad ? 0 : (size_t)(c.p - p);
+}
+
+static void split_bad(struct ha_fetch *F, struct chunk *c, const char *why)
+{
+	F->sp.on = false;
+	c->status = CH_BAD_DATA;
+	c->why = why;
+}
+
+/* Moves the bytes not handed out to the staging buffer's start and
+ * decompresses more after them, until it is full or the frame ends.  A
+ * buffer full of one record is doubled first.  Returns -1 with c->status
+ * set when the frame is corrupt or the file ends. */
+static int fill_stage(struct ha_fetch *F, struct chunk *c)
+{
+	struct split *s = &F->sp;
+
+	memmove(s->buf, s->buf + s->pos, s->len - s->pos);
+	s->len -= s->pos;
+	s->scan -= s->pos;
+	s->pos = 0;
+	if (s->len == s->cap) {
+		uint8_t *b = xmalloc(2 * s->cap);
+
+		memcpy(b, s->buf, s->len);
+		free(s->buf);
+		s->buf = b;
+		s->cap *= 2;
+	}
+	while (s->len < s->cap && !s->frame_done) {
+		ZSTD_outBuffer o = { s->buf, s->cap, s->len };
+		size_t r;
+
+		if (s->in.pos == s->in.size && s->comp_left) {
+			size_t n = s->comp_left < IN_PIECE ? (size_t)s->comp_left : IN_PIECE;
+
+			if (fread(F->comp, 1, n, F->f) != n) {
+				s->on = false;
+				c->status = CH_TORN;
+				return -1;
+			}
+			s->comp_left -= n;
+			s->in = (ZSTD_inBuffer){ F->comp, n, 0 };
+		}
+		r = ZSTD_decompressStream(F->dctx, &o, &s->in);
+		if (ZSTD_isError(r)) {
+			split_bad(F, c, ZSTD_getErrorName(r));
+			return -1;
+		}
+		/* Input all read and used, and nothing more came out: cut short. */
+		if (r && o.pos == s->len && s->in.pos == s->in.size && !s->comp_left) {
+			split_bad(F, c, "wrong size");
+			return -1;
+		}
+		s->raw_got += o.pos - s->len;
+		s->len = o.pos;
+		s->frame_done = r == 0;
+		if (s->raw_got > c->h.raw_size) {
+			split_bad(F, c, "wrong size");
+			return -1;
+		}
+	}
+	if (s->frame_done && (s->in.pos != s->in.size || s->comp_left || s->raw_got != c->h.raw_size)) {
+		split_bad(F, c, "wrong size");
+		return -1;
+	}
+	return 0;
+}
+
+/* The next piece of the chunk being split: whole records from PIECE bytes
+ * on, or all that is left once the frame has ended (with a record that does
+ * not parse, for decode to report). */
+static void next_piece(struct ha_fetch *F, struct chunk *c)
+{
+	struct split *s = &F->sp;
+	size_t l, end;
+
+	c->h = s->h;
+	for (;;) {
+		while (s->scan - s->pos < PIECE && (l = record_len(s->buf + s->scan, s->buf + s->len)))
+			s->scan += l;
+		if (s->scan - s->pos >= PIECE || s->frame_done)
+			break;
+		if (fill_stage(F, c) < 0)
+			return;
+	}
+	end = s->frame_done && s->scan - s->pos < PIECE ? s->len : s->scan;
+	c->len = end - s->pos;
+	c->more = !s->frame_done || end != s->len;
+	grow_buf(&c->raw, &c->raw_cap, c->len);
+	memcpy(c->raw, s->buf + s->pos, c->len);
+	s->pos = s->scan = end;
+	c->status = CH_OK;
+	if (!c->more) {
+		s->on = false;
+		F->seq++;
+		if (s->cap > STAGE_MIN) {
+			free(s->buf);
+			s->buf = NULL;
+			s->cap = 0;
+		}
+	}
+}
+
+/* Starts handing out a large compressed chunk in pieces, once the file is
+ * known to hold the whole of it: a torn chunk is not reported in part. */
+static void split_start(struct ha_fetch *F, struct chunk *c)
+{
+	struct split *s = &F->sp;
+	struct stat st;
+	off_t at = ftello(F->f);
+
+	if (at >= 0 && fstat(fileno(F->f), &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size - (uint64_t)at < c->h.comp_size) {
+		c->status = CH_TORN;
+		return;
+	}
+	ZSTD_DCtx_reset(F->dctx, ZSTD_reset_session_only);
+	grow_buf(&F->comp, &F->comp_cap, IN_PIECE);
+	if (!s->buf) {
+		s->buf = xmalloc(STAGE_MIN);
+		s->cap = STAGE_MIN;
+	}
+	s->on = true;
+	s->h = c->h;
+	s->comp_left = c->h.comp_size;
+	s->raw_got = 0;
+	s->frame_done = false;
+	s->in = (ZSTD_inBuffer){ NULL, 0, 0 };
+	s->len = s->pos = s->scan = 0;
+	next_piece(F, c);
+}
+
 static void read_chunk(struct ha_fetch *F, struct chunk *c)
 {
 	struct ha_chunk_header *h = &c->h;
-	size_t n = fread(h, 1, sizeof(*h), F->f);
+	size_t n;
 
+	c->more = false;
+	if (F->sp.on) {
+		next_piece(F, c);
+		return;
+	}
+	n = fread(h, 1, sizeof(*h), F->f);
 	if (n == 0) {
 		c->status = CH_END;
 		return;
@@ -116,6 +356,11 @@ static void read_chunk(struct ha_fetch *F, struct chunk *c)
 		c->status = CH_BAD_HEADER;
 		return;
 	}
+	if (h->codec == HA_CODEC_ZSTD && h->raw_size > KEEP_MAX) {
+		split_start(F, c);
+		return;
+	}
+	c->len = h->raw_size;
 	grow_buf(&c->raw, &c->raw_cap, h->raw_size);
 	if (h->codec == HA_CODEC_RAW) {
 		/* Stored: read in place. */
@@ -209,6 +454,7 @@ static void fetch_stop(struct ha_trace *t)
 	}
 	for (int i = 0; i < SLOTS; i++)
 		free(F->slot[i].raw);
+	free(F->sp.buf);
 	free(F->comp);
 	ZSTD_freeDCtx(F->dctx);
 	free(F);
@@ -428,9 +674,12 @@ static void torn(struct ha_trace *t)
 
 int ha_trace_next(struct ha_trace *t, const struct ha_visitor *v)
 {
-	struct chunk *c = fetch_next(t->fetch);
-	const struct ha_chunk_header *h = &c->h;
+	struct chunk *c;
+	const struct ha_chunk_header *h;
 
+again:
+	c = fetch_next(t->fetch);
+	h = &c->h;
 	switch (c->status) {
 	case CH_END:
 		t->truncated = !t->ended;
@@ -448,10 +697,14 @@ int ha_trace_next(struct ha_trace *t, const struct ha_visitor *v)
 			 (unsigned long long)t->bytes_read, c->why);
 		return -1;
 	}
-	if (h->raw_size && decode(t, c->raw, h->raw_size, v) < 0) {
+	if (c->len && decode(t, c->raw, c->len, v) < 0) {
 		ha_error("'%s' is corrupt: chunk %llu at byte %llu holds a malformed record",
 			 t->path, (unsigned long long)t->chunks, (unsigned long long)t->bytes_read);
 		return -1;
+	}
+	if (c->more) {
+		fetch_done(t->fetch);
+		goto again;
 	}
 	t->chunks++;
 	t->bytes_read += sizeof(*h) + h->comp_size;

@@ -71,8 +71,9 @@ enum ha_record_type {
  *   free                          z addr delta
  *   malloc, valloc, pvalloc       z addr delta, v size, v stack
  *   calloc                        z addr delta, v nmemb, v size, v stack
- *   realloc                       z addr delta, z old delta, v size, v stack
- *   reallocarray                  z addr delta, z old delta, v nmemb, v size, v stack
+ *   realloc, reallocarray         z addr delta, z old delta, v size (nmemb *
+ *                                 size for reallocarray), v stack, v pre (ns
+ *                                 from the call's start to this event's time)
  *   memalign, aligned_alloc,
  *   posix_memalign                z addr delta, v align, v size, v stack
  *   mark                          s name
