@@ -1,30 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Per-thread queues merged through a heap: see order.h. */
+/* Per-thread queues, taken out in time order by a radix sort: see order.h. */
 #include <stdlib.h>
 #include <string.h>
 #include "order.h"
 #include "replay.h"
 #include "util.h"
 
-enum { AHEAD = 8 };	/* how far behind in its queue *ahead looks */
-enum { QUEUE_AHEAD = 16 };	/* and how much further the queue is prefetched */
-
-/* Whether the queue keyed a goes before the one keyed b. */
-static inline int before(const struct ha_order_key *a, const struct ha_order_key *b)
-{
-	return a->ts != b->ts ? a->ts < b->ts : a->opq < b->opq;
-}
-
 _Static_assert(sizeof(struct ha_order_block) == 64, "a block's header is one cache line");
-
-/* Queue qi's key: that of its oldest operation. */
-static inline struct ha_order_key key_of(const struct ha_order *o, uint32_t qi)
-{
-	const struct ha_order_queue *q = &o->q[qi];
-	const struct ha_pend *p = &ha_order_ops(q->hb)[q->hi];
-
-	return (struct ha_order_key){ p->ts, (uint32_t)ha_pend_op(p) << 28 | qi, qi };
-}
 
 /* The queue's i-th operation (i < len): a walk along its blocks, for the
  * rare operation that arrives out of order. */
@@ -38,20 +20,6 @@ static struct ha_pend *at(const struct ha_order_queue *q, size_t i)
 		b = b->next;
 	}
 	return &ha_order_ops(b)[i];
-}
-
-/* The operation k places after the oldest, if it is in the head block or
- * the next, else NULL: for prefetching. */
-static inline const struct ha_pend *ahead_of(const struct ha_order_queue *q, size_t k)
-{
-	size_t i = q->hi + k;
-
-	if (k >= q->len)
-		return NULL;
-	if (i < q->hb->n)
-		return &ha_order_ops(q->hb)[i];
-	i -= q->hb->n;
-	return q->hb->next && i < q->hb->next->n ? &ha_order_ops(q->hb->next)[i] : NULL;
 }
 
 static struct ha_order_block *block_get(struct ha_order *o)
@@ -96,10 +64,15 @@ void ha_order_free(struct ha_order *o)
 	for (size_t i = 0; i < o->nq; i++)
 		free_list(o->q[i].hb);
 	free_list(o->pool);
-	free(o->retired);
+	free_list(o->retired);
+	free(o->dry);
+	free(o->sel);
+	free(o->sort_a);
+	free(o->sort_b);
+	free(o->count);
 	free(o->q);
 	free(o->index);
-	free(o->heap);
+	free(o->active);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -131,7 +104,9 @@ static uint32_t queue_of(struct ha_order *o, uint32_t tid)
 	if (o->nq == o->capq) {
 		o->capq = o->capq ? 2 * o->capq : 16;
 		o->q = xrealloc(o->q, o->capq * sizeof(*o->q));
-		o->heap = xrealloc(o->heap, o->capq * sizeof(*o->heap));
+		o->active = xrealloc(o->active, o->capq * sizeof(*o->active));
+		o->dry = xrealloc(o->dry, o->capq * sizeof(*o->dry));
+		o->sel = xrealloc(o->sel, o->capq * sizeof(*o->sel));
 	}
 	memset(&o->q[o->nq], 0, sizeof(o->q[o->nq]));
 	o->q[o->nq].tid = tid;
@@ -146,65 +121,37 @@ static uint32_t queue_of(struct ha_order *o, uint32_t tid)
 	return o->last = (uint32_t)o->nq++;
 }
 
-static void heap_set(struct ha_order *o, size_t pos, struct ha_order_key k)
-{
-	o->heap[pos] = k;
-	o->q[k.qi].heap_pos = (uint32_t)pos + 1;
-}
-
-static void sift_up(struct ha_order *o, size_t pos)
-{
-	struct ha_order_key k = o->heap[pos];
-
-	while (pos) {
-		size_t parent = (pos - 1) / 2;
-
-		if (!before(&k, &o->heap[parent]))
-			break;
-		heap_set(o, pos, o->heap[parent]);
-		pos = parent;
-	}
-	heap_set(o, pos, k);
-}
-
-static void sift_down(struct ha_order *o, size_t pos)
-{
-	struct ha_order_key k = o->heap[pos];
-
-	for (;;) {
-		size_t c = 2 * pos + 1;
-
-		if (c >= o->nheap)
-			break;
-		if (c + 1 < o->nheap && before(&o->heap[c + 1], &o->heap[c]))
-			c++;
-		if (!before(&o->heap[c], &k))
-			break;
-		heap_set(o, pos, o->heap[c]);
-		pos = c;
-	}
-	heap_set(o, pos, k);
-}
-
-/* What the last call left to put back: a block emptied under a run it
- * returned, and a queue that ran dry, whose block goes back to the pool if
+/* What the last call left to put back: blocks emptied under what it
+ * returned, and queues that ran dry, whose block goes back to the pool if
  * nothing came in since (a thread that is gone would otherwise keep it). */
 static inline void settle(struct ha_order *o)
 {
-	if (o->retired) {
-		block_put(o, o->retired);
-		o->retired = NULL;
-	}
-	if (o->dry) {
-		struct ha_order_queue *q = &o->q[o->dry - 1];
+	while (o->retired) {
+		struct ha_order_block *b = o->retired;
 
-		o->dry = 0;
+		o->retired = b->next;
+		block_put(o, b);
+	}
+	while (o->ndry) {
+		struct ha_order_queue *q = &o->q[o->dry[--o->ndry]];
+
 		if (!q->len && q->hb) {
 			block_put(o, q->hb);
 			q->hb = q->tb = NULL;
 			q->hi = 0;
 		}
 	}
+}
+
+/* The head block b of q, emptied: to the pool at the next call. */
+static inline void retire_head(struct ha_order *o, struct ha_order_queue *q)
+{
+	struct ha_order_block *b = q->hb;
+
+	q->hb = b->next;
+	q->hi = 0;
+	b->next = o->retired;
+	o->retired = b;
 }
 
 struct ha_pend *ha_order_reserve(struct ha_order *o, uint32_t tid)
@@ -244,6 +191,15 @@ static struct ha_pend *place(const struct ha_order_queue *q, size_t i)
 	return i == q->len ? &ha_order_ops(q->tb)[q->tb->n] : at(q, i);
 }
 
+/* Queue qi, with operations now, among the active ones. */
+static inline void activate(struct ha_order *o, uint32_t qi)
+{
+	if (!o->q[qi].active) {
+		o->q[qi].active = 1;
+		o->active[o->nactive++] = qi;
+	}
+}
+
 void ha_order_commit(struct ha_order *o)
 {
 	uint32_t qi = o->reserved;
@@ -269,13 +225,7 @@ void ha_order_commit(struct ha_order *o)
 	q->tb->n++;
 	q->len++;
 	o->pending++;
-	if (!q->heap_pos) {
-		o->heap[o->nheap] = key_of(o, qi);
-		sift_up(o, o->nheap++);
-	} else if (i == 0) {
-		o->heap[q->heap_pos - 1] = key_of(o, qi);	/* its oldest changed */
-		sift_up(o, q->heap_pos - 1);
-	}
+	activate(o, qi);
 }
 
 void ha_order_commit_n(struct ha_order *o, size_t m, int sorted)
@@ -298,100 +248,202 @@ void ha_order_commit_n(struct ha_order *o, size_t m, int sorted)
 	q->tb->n += (uint32_t)m;
 	q->len += m;
 	o->pending += m;
-	if (!q->heap_pos) {
-		o->heap[o->nheap] = key_of(o, qi);
-		sift_up(o, o->nheap++);
-	}
+	activate(o, qi);
 }
 
-/* Dequeues k operations from the front of the top queue, q, and puts the
- * heap right: q's new oldest, or q out of it.  A head block left behind is
- * pooled at the next call (what was returned from it is still in use). */
-static void dequeue_top(struct ha_order *o, struct ha_order_queue *q, size_t k)
+/* Sorts n entries of a by key, stably; b is as large; returns the one that
+ * holds them sorted.  Keys are below 2^bits.  Least significant digit first,
+ * each pass a counting sort on up to 12 bits (4096 counters, 16 KiB a
+ * pass): the keys of a SYNC's worth of operations, times within a few
+ * milliseconds of each other, take two passes. */
+enum { DIGIT_MAX = HA_ORDER_DIGIT, RADIX_FROM = 48 };
+
+static struct ha_order_sorted *radix_sort(struct ha_order *o, struct ha_order_sorted *a,
+					  struct ha_order_sorted *b, size_t n, unsigned bits)
 {
-	q->hi += (uint32_t)k;
-	q->len -= k;
-	o->pending -= k;
-	if (q->hi == q->hb->n && q->hb != q->tb) {
-		o->retired = q->hb;
-		q->hb = q->hb->next;
-		q->hi = 0;
-	}
-	if (q->len) {
-		o->heap[0] = key_of(o, o->taken);
-		if (o->nheap > 1)
-			sift_down(o, 0);
-	} else {
-		q->heap_pos = 0;
-		if (--o->nheap) {
-			heap_set(o, 0, o->heap[o->nheap]);
-			sift_down(o, 0);
+	unsigned passes = (bits + DIGIT_MAX - 1) / DIGIT_MAX, digit;
+	uint32_t (*count)[1u << DIGIT_MAX];
+	uint64_t mask;
+
+	if (n < RADIX_FROM) {
+		/* Few: insertion, stable. */
+		for (size_t i = 1; i < n; i++) {
+			struct ha_order_sorted e = a[i];
+			size_t j = i;
+
+			for (; j > 0 && a[j - 1].key > e.key; j--)
+				a[j] = a[j - 1];
+			a[j] = e;
 		}
-		o->dry = (uint32_t)(q - o->q) + 1;
+		return a;
 	}
+	if (!o->count)
+		o->count = xmalloc(HA_ORDER_PASSES * sizeof(*o->count));
+	count = o->count;
+	digit = (bits + passes - 1) / passes;
+	mask = (1ull << digit) - 1;
+	memset(count, 0, passes * sizeof(count[0]));
+	for (size_t i = 0; i < n; i++)
+		for (unsigned k = 0; k < passes; k++)
+			count[k][(a[i].key >> (k * digit)) & mask]++;
+	for (unsigned k = 0, shift = 0; k < passes; k++, shift += digit) {
+		uint32_t sum = 0, *c = count[k];
+		struct ha_order_sorted *t;
+
+		if (c[(a[0].key >> shift) & mask] == n)
+			continue;	/* one digit for all: nothing moves */
+		for (size_t d = 0; d <= mask; d++) {
+			uint32_t m = c[d];
+
+			c[d] = sum;
+			sum += m;
+		}
+		for (size_t i = 0; i < n; i++)
+			b[c[(a[i].key >> shift) & mask]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	return a;
 }
 
-const struct ha_pend *ha_order_next(struct ha_order *o, uint64_t limit, uint64_t *ahead)
+/* How many of q's operations are older than limit: whole blocks, then a
+ * binary search in the block where they end (a queue is in time order). */
+static size_t count_below(const struct ha_order_queue *q, uint64_t limit)
 {
-	struct ha_order_queue *q;
-	const struct ha_pend *p, *a;
+	size_t n = 0;
 
-	settle(o);
-	if (!o->nheap || o->heap[0].ts >= limit)
-		return NULL;
-	o->taken = o->heap[0].qi;
-	q = &o->q[o->taken];
-	p = &ha_order_ops(q->hb)[q->hi];
-	a = ahead_of(q, AHEAD + 1);
-	*ahead = a ? a->addr : 0;
-	/* The queue itself was written a SYNC or two ago and has left the
-	 * caches when many threads are busy: ask for it ahead too. */
-	a = ahead_of(q, AHEAD + 1 + QUEUE_AHEAD);
-	if (a)
-		__builtin_prefetch(a);
-	dequeue_top(o, q, 1);
-	return p;
-}
+	for (const struct ha_order_block *b = q->hb; b; b = b->next) {
+		const struct ha_pend *v = ha_order_ops(b);
+		uint32_t lo = b == q->hb ? q->hi : 0, hi = b->n;
 
-const struct ha_pend *ha_order_run(struct ha_order *o, uint64_t limit, size_t max, size_t *n)
-{
-	struct ha_order_key bound = { limit, 0, 0 };
-	struct ha_order_queue *q;
-	const struct ha_pend *p;
-	size_t k, room;
-
-	settle(o);
-	if (!o->nheap || o->heap[0].ts >= limit)
-		return NULL;
-	/* The run ends before the next queue's oldest, or at limit. */
-	for (size_t c = 1; c <= 2 && c < o->nheap; c++)
-		if (before(&o->heap[c], &bound))
-			bound = o->heap[c];
-	o->taken = o->heap[0].qi;
-	q = &o->q[o->taken];
-	p = &ha_order_ops(q->hb)[q->hi];
-	room = q->hb->n - q->hi;	/* contiguous up to the block's end */
-	if (max > room)
-		max = room;
-	if (max > q->len)
-		max = q->len;
-	for (k = 1; k < max; k++) {
-		struct ha_order_key key = { p[k].ts, (uint32_t)ha_pend_op(&p[k]) << 28 | o->taken, 0 };
-
-		if (!before(&key, &bound))
+		if (lo == hi)
 			break;
+		if (v[hi - 1].ts < limit) {
+			n += hi - lo;
+			continue;
+		}
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (v[mid].ts < limit)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		n += lo - (b == q->hb ? q->hi : 0);
+		break;
 	}
-	dequeue_top(o, q, k);
-	*n = k;
-	return p;
+	return n;
 }
 
-uint64_t ha_order_peek_addr(const struct ha_order *o)
+static size_t count_all_below(const struct ha_order *o, size_t nsel, uint64_t limit)
 {
-	const struct ha_order_queue *q;
+	size_t n = 0;
 
-	if (o->taken >= o->nq)
+	for (size_t i = 0; i < nsel; i++)
+		n += count_below(&o->q[o->sel[i]], limit);
+	return n;
+}
+
+static int by_index(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return (a > b) - (a < b);
+}
+
+size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max,
+		     const struct ha_order_sorted **out)
+{
+	size_t nsel = 0, n = 0, want, kept = 0;
+	uint64_t base = UINT64_MAX, span = 0;
+	struct ha_order_sorted *e;
+
+	settle(o);
+	*out = NULL;
+	/* The queues with operations older than limit, and the oldest of all. */
+	for (size_t i = 0; i < o->nactive; i++) {
+		const struct ha_order_queue *q = &o->q[o->active[i]];
+		uint64_t ts = ha_order_ops(q->hb)[q->hi].ts;
+
+		if (ts < limit) {
+			o->sel[nsel++] = o->active[i];
+			if (ts < base)
+				base = ts;
+		}
+	}
+	if (!nsel)
 		return 0;
-	q = &o->q[o->taken];
-	return q->len ? ha_order_ops(q->hb)[q->hi].addr : 0;
+	/* Keys are times since base in 61 bits (a corrupt trace's may not be). */
+	if (limit - base > (1ull << 60))
+		limit = base + (1ull << 60);
+	/* Too many: an earlier limit, halving the time, for a part of them;
+	 * the rest come with the next call.  (Not below base + 1: what is
+	 * stamped base is taken whole, however many.) */
+	want = count_all_below(o, nsel, limit);
+	while (want > max && limit - base > 1) {
+		limit = base + (limit - base) / 2;
+		want = count_all_below(o, nsel, limit);
+	}
+	if (want > o->sort_cap) {
+		size_t cap = o->sort_cap ? o->sort_cap : 4096;
+
+		while (cap < want)
+			cap *= 2;
+		free(o->sort_a);
+		free(o->sort_b);
+		o->sort_a = xmalloc(cap * sizeof(*o->sort_a));
+		o->sort_b = xmalloc(cap * sizeof(*o->sort_b));
+		o->sort_cap = cap;
+	}
+	/* Queue order, so that equal keys keep it: the one first seen first. */
+	if (nsel > 1)
+		qsort(o->sel, nsel, sizeof(*o->sel), by_index);
+	e = o->sort_a;
+	for (size_t i = 0; i < nsel; i++) {
+		struct ha_order_queue *q = &o->q[o->sel[i]];
+		size_t taken = 0;
+
+		for (;;) {
+			struct ha_pend *v = ha_order_ops(q->hb);
+			uint32_t end = q->hb->n, k = q->hi;
+
+			for (; k < end && v[k].ts < limit; k++) {
+				e[n].key = (v[k].ts - base) << 3 | ha_pend_op(&v[k]);
+				e[n].p = &v[k];
+				n++;
+			}
+			taken += k - q->hi;
+			q->hi = k;
+			if (k < end || q->hb == q->tb)
+				break;
+			retire_head(o, q);
+		}
+		if (!taken)
+			continue;	/* (all of it at or after a limit brought forward) */
+		q->len -= taken;
+		o->pending -= taken;
+		if (e[n - 1].key > span)
+			span = e[n - 1].key;
+		/* A moving realloc's release: its link is its thread's next. */
+		for (size_t j = n - taken; j < n; j++)
+			if (e[j].p->bits & HA_PEND_LINKED)
+				ha_pend_set_link(e[j].p, j + 1 < n ? e[j + 1].p->addr :
+							 q->len ? ha_order_ops(q->hb)[q->hi].addr : 0);
+		if (!q->len)
+			o->dry[o->ndry++] = o->sel[i];
+	}
+	/* The active list again: the queues left. */
+	for (size_t i = 0; i < o->nactive; i++) {
+		struct ha_order_queue *q = &o->q[o->active[i]];
+
+		if (q->len)
+			o->active[kept++] = o->active[i];
+		else
+			q->active = 0;
+	}
+	o->nactive = kept;
+	*out = radix_sort(o, o->sort_a, o->sort_b, n, 64 - (unsigned)__builtin_clzll(span | 1));
+	return n;
 }

@@ -49,7 +49,7 @@ void ha_pipe_flush(struct ha_pipe *p);
 /* ha_pipe_slot's wait for room. */
 struct ha_pipe_item *ha_pipe_slot_wait(struct ha_pipe *p);
 
-enum { HA_PIPE_BATCH = 64 };	/* items between publications */
+enum { HA_PIPE_BATCH = 256 };	/* items between publications */
 
 /* Producer: room for the next item, to fill and then hand over with put;
  * waits while the channel is full. */

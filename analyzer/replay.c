@@ -500,7 +500,12 @@ enum { PREFETCH_FROM = 16383 };	/* slots - 1: 768 KiB of table and more */
  * reader releases them in a burst at each SYNC, and with 65536 it waited for
  * room while the applier had work (8-thread trace 2.36 s against 2.63,
  * medians of 5); 262144 was no faster than this, with 4 MiB more RSS. */
-enum { PIPE_CAP = 131072, PIPE_AHEAD = 16, RUN_MAX = 256 };
+enum { PIPE_CAP = 131072, PIPE_AHEAD = 16, PIPE_FAR = 64 };
+/* Operations sorted at a time, at most: the sort's two arrays of 16 bytes
+ * each take 2 MiB.  A SYNC of an 8-thread trace releases 8,900 on average
+ * and up to 260,000; a larger one is taken in parts (order.h). */
+enum { TAKE_MAX = 65536 };
+enum { AHEAD = 8 };	/* how far ahead the lone thread prefetches the table */
 
 /* The applying thread: takes the ordered operations from the pipe. */
 static void *applier(void *arg)
@@ -511,6 +516,10 @@ static void *applier(void *arg)
 
 	while ((it = ha_pipe_get(pipe))) {
 		const struct ha_pipe_item *next = ha_pipe_peek(pipe, PIPE_AHEAD);
+		const struct ha_pipe_item *far = ha_pipe_peek(pipe, PIPE_FAR);
+
+		if (far)
+			__builtin_prefetch(far);
 
 		/* The live table outgrows the caches when many blocks are live:
 		 * its misses overlap when asked for well ahead. */
@@ -552,37 +561,32 @@ static void stop_applier(struct ha_replay *r)
 /* Applies the queued operations older than limit (all when limit is UINT64_MAX). */
 static void release(struct ha_replay *r, uint64_t limit)
 {
-	const struct ha_pend *p;
-	uint64_t ahead, link;
+	const struct ha_order_sorted *e;
+	size_t n;
 
 	if (!r->applier_tried)
 		start_applier(r);
-	if (r->pipe) {
-		size_t n;
-
-		/* Whole runs of a thread's operations at a time. */
-		while ((p = ha_order_run(&r->order, limit, RUN_MAX, &n))) {
+	while ((n = ha_order_take(&r->order, limit, TAKE_MAX, &e))) {
+		if (r->pipe) {
 			for (size_t i = 0; i < n; i++) {
 				struct ha_pipe_item *it = ha_pipe_slot(r->pipe);
 
-				it->op = p[i];
-				if (p[i].bits & HA_PEND_LINKED)
-					ha_pend_set_link(&it->op, i + 1 < n ? p[i + 1].addr
-								  : ha_order_peek_addr(&r->order));
+				it->op = *e[i].p;
 				ha_pipe_put(r->pipe);
 			}
+			continue;
 		}
+		for (size_t i = 0; i < n; i++) {
+			const struct ha_pend *p = e[i].p;
+
+			if (i + AHEAD < n && r->live.mask >= PREFETCH_FROM)
+				ha_addrmap_prefetch(&r->live, e[i + AHEAD].p->addr);
+			/* A moving realloc's release carries its new address. */
+			apply(r, p, p->bits & HA_PEND_LINKED ? ha_pend_link(p) : 0);
+		}
+	}
+	if (r->pipe)
 		ha_pipe_flush(r->pipe);
-		return;
-	}
-	while ((p = ha_order_next(&r->order, limit, &ahead))) {
-		/* A moving realloc's release: its new address is its thread's
-		 * next operation, still queued. */
-		link = p->bits & HA_PEND_LINKED ? ha_order_peek_addr(&r->order) : 0;
-		if (ahead && r->live.mask >= PREFETCH_FROM)
-			ha_addrmap_prefetch(&r->live, ahead);
-		apply(r, p, link);
-	}
 }
 
 /* A SYNC at ts: every event stamped before ts is in the trace, but for the

@@ -5,11 +5,14 @@
  * length, in drain order; now and then a "SYNC" takes out everything older
  * than a limit.  Equal times across threads and out-of-order arrivals within
  * a thread are frequent.  Every operation must come out exactly once, only
- * when older than the limit asked for, in (ts, op) order, a thread's equal
- * (ts, op) operations in their arrival order.  Odd rounds take them out with
- * ha_order_run (runs of random length, one thread each), even rounds one by
- * one with ha_order_next.  Run under ASan and UBSan by
- * `make test`.  Usage: order_check [rounds] [seed]; exit 0 when all held. */
+ * when older than the limit asked for and all of those at that SYNC, in
+ * (ts, op) order, equal (ts, op) operations of different threads in the
+ * order the threads first appeared, a thread's in their arrival order.
+ * ha_order_take is asked for a random most at a time (often fewer than a
+ * SYNC releases, so that it takes them in parts).  Some releases are a
+ * moving realloc's (HA_PEND_LINKED): their link must be the address of the
+ * thread's next operation.  Run under ASan and UBSan by `make test`.
+ * Usage: order_check [rounds] [seed]; exit 0 when all held. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +48,10 @@ int main(int argc, char **argv)
 	uint32_t serial[MAXT] = { 0 };	/* per thread: numbers operations as pushed */
 	uint32_t out_serial[MAXT][8];	/* last serial seen out, per thread and (op) */
 	uint64_t out_ts[MAXT][8];
+	unsigned first_seen[MAXT] = { 0 };	/* the order threads first pushed in, from 1 */
+	unsigned nseen = 0, last_t = 0;
+	uint64_t want_link[MAXT] = { 0 };	/* a linked release's link, for the thread's next */
+	unsigned long long linked = 0, parts = 0;
 
 	if (argc > 2)
 		rng = strtoull(argv[2], NULL, 0) | 1;
@@ -52,9 +59,9 @@ int main(int argc, char **argv)
 	memset(out_ts, 0, sizeof(out_ts));
 	ha_order_init(&o);
 	for (unsigned r = 0; r < rounds; r++) {
-		uint64_t limit, ahead;
-		const struct ha_pend *p, *run;
-		size_t nrun = 1;
+		uint64_t limit;
+		const struct ha_order_sorted *e;
+		size_t got, max;
 
 		/* Drain: a batch from each of a few threads. */
 		for (unsigned b = (unsigned)(next_rand() % 12); b > 0; b--) {
@@ -79,14 +86,30 @@ int main(int argc, char **argv)
 				room = ha_order_reserve_n(&o, 1000 + t, n);
 			if (many && room < (n < 2 ? n : 2))
 				return fail("less room than promised", popped);
+			bool pair = false;	/* the last was a linked release */
+			uint64_t pair_ts = 0;
+
 			for (unsigned i = 0; i < n && i < room && left[t]; i++, left[t]--) {
 				struct ha_pend *q = many ? ha_order_room(&o, k) : ha_order_reserve(&o, 1000 + t);
 				uint64_t ts = clock[t] + next_rand() % 3;	/* equal times often */
 				unsigned op = (unsigned)(next_rand() % 5);
+				bool link = false;
 
-				/* Out of order now and then: a little back in time. */
-				if (ts >= floor + 2 && next_rand() % 50 == 0)
+				if (pair) {
+					/* A linked release's successor: at its time, a
+					 * release too, so that nothing that arrives out of
+					 * order later can go between them. */
+					ts = pair_ts;
+					op = HA_OP_FREE;
+					pair = false;
+				} else if (op == HA_OP_FREE && next_rand() % 8 == 0 && i + 1 < n &&
+					   i + 1 < room && left[t] >= 2) {
+					link = pair = true;
+					pair_ts = ts;
+				} else if (ts >= floor + 2 && next_rand() % 50 == 0) {
+					/* Out of order now and then: a little back in time. */
 					ts -= 2;
+				}
 				clock[t] = ts > clock[t] ? ts : clock[t];
 				memset(q, 0, sizeof(*q));
 				q->ts = ts;
@@ -94,6 +117,10 @@ int main(int argc, char **argv)
 				q->bits = (uint64_t)op << HA_PEND_OP_SHIFT;
 				q->tid = 1000 + t;
 				q->stack = ++serial[t];
+				if (link)
+					q->bits |= HA_PEND_LINKED;
+				if (!first_seen[t])
+					first_seen[t] = ++nseen;
 				if (many) {
 					sorted &= ts > pts || (ts == pts && op >= pop);
 					pts = ts;
@@ -109,30 +136,46 @@ int main(int argc, char **argv)
 		}
 		/* SYNC: everything older than a time near the threads' clocks. */
 		limit = r + 1 == rounds ? UINT64_MAX : clock[next_rand() % MAXT];
-		while ((run = r % 2 ? ha_order_run(&o, limit, 1 + next_rand() % 300, &nrun)
-				    : ha_order_next(&o, limit, &ahead))) {
-			for (size_t k = 0; k < nrun; k++) {
-				unsigned t, op;
+		max = next_rand() % 3 ? 1 + next_rand() % 600 : 1000000;
+		for (unsigned part = 0; (got = ha_order_take(&o, limit, max, &e)); part++) {
+			parts += part > 0;
+			/* More than max only when more than max share a time. */
+			if (got > max && e[0].p->ts != e[got - 1].p->ts)
+				return fail("more than asked for", popped);
+			for (size_t k = 0; k < got; k++) {
+				const struct ha_pend *p = e[k].p;
+				unsigned t = p->tid - 1000, op = ha_pend_op(p);
 
-				p = &run[k];
-				t = p->tid - 1000;
-				op = ha_pend_op(p);
 				popped++;
-				if (k && p->tid != run[0].tid)
-					return fail("a run mixes threads", popped);
 				if (p->ts >= limit)
 					return fail("released at or after the limit", popped);
+				if (p->ts < floor)
+					return fail("held back past its SYNC", popped);
 				if (p->ts < last_ts || (p->ts == last_ts && op < last_op))
 					return fail("out of (ts, op) order", popped);
 				if (t >= MAXT)
 					return fail("a thread that never pushed", popped);
-				/* A thread's equal (ts, op) operations keep their order. */
-				if (out_ts[t][op] == p->ts && p->stack < out_serial[t][op])
-					return fail("a thread's operations swapped", popped);
-				out_ts[t][op] = p->ts;
-				out_serial[t][op] = p->stack;
+				/* Equal (ts, op): the thread that came first first. */
+				if (p->ts == last_ts && op == last_op && popped > 1 &&
+				    first_seen[t] < first_seen[last_t])
+					return fail("threads' equal operations out of order", popped);
+				if (want_link[t] && p->addr != want_link[t])
+					return fail("a linked release's link is not its thread's next", popped);
+				want_link[t] = 0;
+				if (p->bits & HA_PEND_LINKED) {
+					/* The link took the size and stack bits. */
+					want_link[t] = ha_pend_link(p);
+					linked++;
+				} else {
+					/* A thread's equal (ts, op) operations keep their order. */
+					if (out_ts[t][op] == p->ts && p->stack < out_serial[t][op])
+						return fail("a thread's operations swapped", popped);
+					out_ts[t][op] = p->ts;
+					out_serial[t][op] = p->stack;
+				}
 				last_ts = p->ts;
 				last_op = op;
+				last_t = t;
 			}
 		}
 		/* Time only moves on: what is left starts later than the limit. */
@@ -146,7 +189,9 @@ int main(int argc, char **argv)
 	if (popped != pushed || o.pending)
 		return fail("operations lost or duplicated", popped);
 	ha_order_free(&o);
-	printf("order_check: %llu operations from %u threads in %u rounds, in order\n",
-	       popped, MAXT, rounds);
+	if (!linked || !parts)
+		return fail("no linked release or no SYNC taken in parts: the test tests less", popped);
+	printf("order_check: %llu operations from %u threads in %u rounds, in order "
+	       "(%llu linked, %llu SYNCs taken in parts)\n", popped, MAXT, rounds, linked, parts);
 	return 0;
 }
