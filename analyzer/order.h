@@ -62,6 +62,9 @@ struct ha_order {
 	uint32_t reserved;		/* the queue ha_order_reserve gave room in */
 	struct ha_order_block *retired;	/* blocks just emptied, pooled at the next call */
 	struct ha_order_block *pool;	/* free blocks */
+	char **arenas;			/* where blocks are cut from */
+	size_t narenas, arena_left;
+	char *arena_at;
 	/* ha_order_take's sort: two arrays of sort_cap, and the queues it takes from. */
 	struct ha_order_sorted *sort_a, *sort_b;
 	size_t sort_cap;

