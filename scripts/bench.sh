@@ -11,7 +11,7 @@
 # Usage: scripts/bench.sh BUILD_DIR   (`make bench` installs and builds what it needs first)
 #
 #   BENCH_RUNS=5        runs of each variant; the tables show medians
-#   BENCH_ANALYZER_RUNS=2   runs of each analyzer, at most BENCH_RUNS (see the time budget)
+#   BENCH_ANALYZER_RUNS=5   runs of each analyzer, at most BENCH_RUNS (see the time budget)
 #   BENCH_SCALE=1       multiplies every workload's size (0.02 for a smoke run)
 #   BENCH_SAMPLE=524288 HOTALLOC_SAMPLE of the sampled variant: mean bytes between samples
 #   BENCH_HEAPTRACK=heaptrack   the heaptrack command; a name that is not found (none)
@@ -62,9 +62,11 @@
 # 6 min 10 s of it, hotalloc's full ones 3 min), the reports that count events and
 # estimate bytes about a minute, the analyzers 47 s.  With another program keeping a
 # core busy throughout it took 16 min 26 s, and on a slower day (untraced runs up to 3x
-# slower than usual) 15 min 3 s with the analyzers run 3 times.  To keep a margin the
-# analyzers get 2 runs rather than 5 (the median of 2 is their mean): their figures rest
-# on fewer samples than the tracers', and one slow run moves them more.
+# slower than usual) 15 min 3 s with the analyzers run 3 times.  On 2026-12-06 it took
+# 7 min 31 s (the analyzers 2 runs each, 26 s), the tracers faster than then: the
+# analyzers have 5 runs again, about 40 s more: with 2, one slow run moves a median as
+# much as the changes it is meant to show (this machine's wall times drifted by 15% within
+# an hour that day).
 
 set -u
 export LC_ALL=C		# EPOCHREALTIME and printf use the C locale's decimal point
@@ -84,7 +86,7 @@ hotalloc=$build/hotalloc
 root=$(cd "$(dirname "$0")/.." && pwd) || die "cannot find the source tree"
 real=$root/bench/real
 runs=${BENCH_RUNS:-5}
-analyzer_runs=${BENCH_ANALYZER_RUNS:-2}
+analyzer_runs=${BENCH_ANALYZER_RUNS:-5}
 scale=${BENCH_SCALE:-1}
 sample=${BENCH_SAMPLE:-524288}
 heaptrack=${BENCH_HEAPTRACK:-heaptrack}
