@@ -23,6 +23,7 @@ static struct ha_pend *at(const struct ha_order_queue *q, size_t i)
 }
 
 enum { BLOCK_BYTES = sizeof(struct ha_order_block) + HA_ORDER_BLOCK * sizeof(struct ha_pend) };
+_Static_assert(BLOCK_BYTES <= HA_HUGE_PAGE, "a block fits an arena");
 
 /* A free block: from the pool, else cut from the current arena, 2 MiB on a
  * huge page, which is one page fault for 63 blocks, not 8 for one (a
@@ -309,13 +310,14 @@ static struct ha_order_sorted *radix_sort(struct ha_order *o, struct ha_order_so
 	return a;
 }
 
-/* How many of q's operations are older than limit: whole blocks, then a
- * binary search in the block where they end (a queue is in time order). */
-static size_t count_below(const struct ha_order_queue *q, uint64_t limit)
+/* How many of q's operations are older than limit, or some number above
+ * budget once that many are: whole blocks, then a binary search in the block
+ * where they end (a queue is in time order). */
+static size_t count_below(const struct ha_order_queue *q, uint64_t limit, size_t budget)
 {
 	size_t n = 0;
 
-	for (const struct ha_order_block *b = q->hb; b; b = b->next) {
+	for (const struct ha_order_block *b = q->hb; b && n <= budget; b = b->next) {
 		const struct ha_pend *v = ha_order_ops(b);
 		uint32_t lo = b == q->hb ? q->hi : 0, hi = b->n;
 
@@ -339,12 +341,17 @@ static size_t count_below(const struct ha_order_queue *q, uint64_t limit)
 	return n;
 }
 
-static size_t count_all_below(const struct ha_order *o, size_t nsel, uint64_t limit)
+/* How many queued operations are older than limit, or some number above max
+ * once that many are: counting stops there, so that a backlog far larger than
+ * max, taken in parts, costs each part what max does, not what the backlog
+ * does (32 million operations queued took 9 s in parts of 65,536 when every
+ * part counted them all). */
+static size_t count_all_below(const struct ha_order *o, size_t nsel, uint64_t limit, size_t max)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < nsel; i++)
-		n += count_below(&o->q[o->sel[i]], limit);
+	for (size_t i = 0; i < nsel && n <= max; i++)
+		n += count_below(&o->q[o->sel[i]], limit, max - n);
 	return n;
 }
 
@@ -383,13 +390,16 @@ size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max,
 	/* Too many: an earlier limit, halving the time, for a part of them;
 	 * the rest come with the next call.  (Not below base + 1: what is
 	 * stamped base is taken whole, however many.) */
-	want = count_all_below(o, nsel, limit);
+	want = count_all_below(o, nsel, limit, max);
 	while (want > max && limit - base > 1) {
 		limit = base + (limit - base) / 2;
-		want = count_all_below(o, nsel, limit);
+		want = count_all_below(o, nsel, limit, max);
 	}
-	if (want > o->sort_cap) {
-		size_t cap = o->sort_cap ? o->sort_cap : 4096;
+	if (want > max)		/* more than max at one time: all of them */
+		want = count_all_below(o, nsel, limit, SIZE_MAX);
+	/* Room for them; arrays grown past max for one time are shrunk again. */
+	if (want > o->sort_cap || (want <= max && o->sort_cap > 2 * max + 4096)) {
+		size_t cap = 4096;
 
 		while (cap < want)
 			cap *= 2;

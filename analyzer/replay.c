@@ -558,7 +558,9 @@ static void stop_applier(struct ha_replay *r)
 	r->pipe = NULL;
 }
 
-/* Applies the queued operations older than limit (all when limit is UINT64_MAX). */
+/* Applies the queued operations older than limit: all when limit is
+ * UINT64_MAX, but for any stamped UINT64_MAX itself, which only a corrupt
+ * trace has (they are dropped). */
 static void release(struct ha_replay *r, uint64_t limit)
 {
 	const struct ha_order_sorted *e;

@@ -51,6 +51,7 @@ int main(int argc, char **argv)
 	unsigned first_seen[MAXT] = { 0 };	/* the order threads first pushed in, from 1 */
 	unsigned nseen = 0, last_t = 0;
 	uint64_t want_link[MAXT] = { 0 };	/* a linked release's link, for the thread's next */
+	uint64_t pair_floor[MAXT] = { 0 };	/* after a linked pair: no going back before it */
 	unsigned long long linked = 0, parts = 0;
 
 	if (argc > 2)
@@ -84,6 +85,10 @@ int main(int argc, char **argv)
 			 * the tail block, if that is two places or more. */
 			if (many)
 				room = ha_order_reserve_n(&o, 1000 + t, n);
+			/* A thread's queue, and its place among them, dates from
+			 * its first reserve, even one that pushed nothing. */
+			if (many && !first_seen[t])
+				first_seen[t] = ++nseen;
 			if (many && room < (n < 2 ? n : 2))
 				return fail("less room than promised", popped);
 			bool pair = false;	/* the last was a linked release */
@@ -96,17 +101,21 @@ int main(int argc, char **argv)
 				bool link = false;
 
 				if (pair) {
-					/* A linked release's successor: at its time, a
-					 * release too, so that nothing that arrives out of
-					 * order later can go between them. */
-					ts = pair_ts;
-					op = HA_OP_FREE;
+					/* A linked release's successor, the allocation, as
+					 * a moving realloc's: at its time or later, often
+					 * after a SYNC's limit, so that the two are taken
+					 * apart; what the thread does next is later still,
+					 * so that nothing goes between them. */
+					ts = pair_ts + (next_rand() % 4 ? next_rand() % 40 : 0);
+					op = HA_OP_ALLOC;
 					pair = false;
+					pair_floor[t] = ts + 1;
+					clock[t] = ts + 1;
 				} else if (op == HA_OP_FREE && next_rand() % 8 == 0 && i + 1 < n &&
 					   i + 1 < room && left[t] >= 2) {
 					link = pair = true;
 					pair_ts = ts;
-				} else if (ts >= floor + 2 && next_rand() % 50 == 0) {
+				} else if (ts >= floor + 2 && ts >= pair_floor[t] + 2 && next_rand() % 50 == 0) {
 					/* Out of order now and then: a little back in time. */
 					ts -= 2;
 				}
@@ -163,8 +172,11 @@ int main(int argc, char **argv)
 					return fail("a linked release's link is not its thread's next", popped);
 				want_link[t] = 0;
 				if (p->bits & HA_PEND_LINKED) {
-					/* The link took the size and stack bits. */
+					/* The link took the size and stack bits; its
+					 * successor is always queued with it. */
 					want_link[t] = ha_pend_link(p);
+					if (!want_link[t])
+						return fail("a linked release without its link", popped);
 					linked++;
 				} else {
 					/* A thread's equal (ts, op) operations keep their order. */
