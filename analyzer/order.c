@@ -146,7 +146,7 @@ static inline void settle(struct ha_order *o)
 	}
 }
 
-/* The head block b of q, emptied: to the pool at the next call. */
+/* q's head block, emptied: to the pool at the next call. */
 static inline void retire_head(struct ha_order *o, struct ha_order_queue *q)
 {
 	struct ha_order_block *b = q->hb;
@@ -405,9 +405,7 @@ size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max,
 			cap *= 2;
 		free(o->sort_a);
 		/* Both arrays in one: 2 MiB on a huge page at 65,536 (order.h). */
-		o->sort_a = 2 * cap * sizeof(*o->sort_a) >= HA_HUGE_PAGE ?
-				    xhuge(2 * cap * sizeof(*o->sort_a)) :
-				    xmalloc(2 * cap * sizeof(*o->sort_a));
+		o->sort_a = xlarge(2 * cap * sizeof(*o->sort_a));
 		o->sort_b = o->sort_a + cap;
 		o->sort_cap = cap;
 	}

@@ -16,8 +16,7 @@ void ha_pipe_init(struct ha_pipe *p, size_t cap)
 	memset(p, 0, sizeof(*p));
 	/* 4 MiB for the replay's, written once around before it is reused:
 	 * 1,024 page faults, or two. */
-	p->v = cap * sizeof(*p->v) >= HA_HUGE_PAGE ? xhuge(cap * sizeof(*p->v))
-						    : xmalloc(cap * sizeof(*p->v));
+	p->v = xlarge(cap * sizeof(*p->v));
 	p->mask = cap - 1;
 }
 

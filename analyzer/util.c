@@ -79,9 +79,13 @@ void *xhuge(size_t n)
 
 	n = (n + HA_HUGE_PAGE - 1) & ~(HA_HUGE_PAGE - 1);
 	p = xaligned(HA_HUGE_PAGE, n);
-
 	madvise(p, n, MADV_HUGEPAGE);	/* a hint: no huge pages is fine */
 	return p;
+}
+
+void *xlarge(size_t n)
+{
+	return n >= HA_HUGE_PAGE ? xhuge(n) : xmalloc(n);
 }
 
 void *xrealloc(void *p, size_t n)

@@ -28,6 +28,8 @@ void *xaligned(size_t align, size_t n);
  * transparent huge pages when the kernel gives them (its madvise mode);
  * free() frees it. */
 void *xhuge(size_t n);
+/* n bytes: xhuge's from HA_HUGE_PAGE up, plain xmalloc's below. */
+void *xlarge(size_t n);
 #define HA_HUGE_PAGE ((size_t)2 << 20)
 
 /* Whether the analyzer may add threads (read-ahead, applying): a second core
