@@ -117,6 +117,11 @@ $(BUILD)/unit/rechunk: tests/unit/rechunk.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O1 -g $(WARN) -o $@ tests/unit/rechunk.c -lzstd
 
+# Rewrites a trace's events in the other encoding, for the tests of both (tests/analyzer_tsan.sh).
+$(BUILD)/unit/repack: tests/unit/repack.c analyzer/decode.h analyzer/trace.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -Iinclude -O1 -g $(SAN) $(WARN) -o $@ tests/unit/repack.c -lzstd
+
 # The analyzer again, under ThreadSanitizer, for its two threads (tests/analyzer_tsan.sh).
 $(BUILD)/tsan/hotalloc: $(ANALYZER_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -134,7 +139,7 @@ $(BUILD)/unit/pipe_stress_asan: tests/unit/pipe_stress.c analyzer/pipe.c analyze
 
 test-build: all $(BUILD)/tests/demo $(WORKLOAD_BINS) $(ASAN_BUILD)/hotalloc $(ASAN_BUILD)/libhotalloc.so \
 	$(ASAN_BUILD)/tests/demo $(BUILD)/unit/ring_stress_tsan $(BUILD)/unit/ring_stress_asan \
-	$(BUILD)/unit/order_check $(BUILD)/unit/order_check_small $(BUILD)/unit/varint_check $(BUILD)/unit/rechunk $(BUILD)/unit/pipe_stress_tsan $(BUILD)/unit/pipe_stress_asan \
+	$(BUILD)/unit/order_check $(BUILD)/unit/order_check_small $(BUILD)/unit/varint_check $(BUILD)/unit/rechunk $(BUILD)/unit/repack $(BUILD)/unit/pipe_stress_tsan $(BUILD)/unit/pipe_stress_asan \
 	$(BUILD)/tsan/hotalloc
 
 test:

@@ -18,6 +18,7 @@
 struct ha_cursor {
 	const uint8_t *p, *end;
 	int bad;		/* set once, then every read gives 0 */
+	int packed;		/* a batch's events are packed (BATCH3), not varints */
 };
 
 static inline uint64_t ha_cur_v(struct ha_cursor *c)
@@ -145,6 +146,18 @@ ha_decode_fields(struct ha_cursor *c, struct ha_event *ev, unsigned kind, uint64
 #undef GET
 }
 
+/* A mark at ts: its name, which points into the chunk. */
+static inline void ha_decode_mark(struct ha_cursor *c, struct ha_event *ev, uint64_t ts)
+{
+	size_t len;
+
+	ev->ts = ts;
+	ev->mark = ha_cur_s(c, &len);
+	ev->mark_len = (uint32_t)len;
+	ev->addr = ev->old = ev->pre = ev->align = ev->size = 0;
+	ev->stack = 0;
+}
+
 /* Decodes the next event of a batch into ev (all but its tid): *ts and
  * *addr are the batch's running time and address.  Returns false, with
  * c->bad set, on a malformed event or one that uses a stack not yet defined
@@ -154,7 +167,6 @@ ha_decode_event(struct ha_cursor *c, struct ha_event *ev, uint64_t *ts, uint64_t
 		uint32_t nstacks)
 {
 	unsigned kind;
-	size_t len;
 
 	if (c->p >= c->end || c->bad) {
 		c->bad = 1;
@@ -176,13 +188,134 @@ ha_decode_event(struct ha_cursor *c, struct ha_event *ev, uint64_t *ts, uint64_t
 		ha_decode_fields(c, ev, kind, addr, false);
 	} else {
 		*ts += ha_cur_v(c);
-		ev->ts = *ts;
-		ev->mark = ha_cur_s(c, &len);
-		ev->mark_len = (uint32_t)len;
-		ev->addr = ev->old = ev->pre = ev->align = ev->size = 0;
-		ev->stack = 0;
+		ha_decode_mark(c, ev, *ts);
 	}
 	/* A stack is defined before the events that use it. */
+	if (ev->stack > nstacks)
+		c->bad = 1;
+	return !c->bad;
+}
+
+/* The n low bytes of those at p, little-endian (1 <= n <= 8); fast: 8
+ * bytes can be read at p, else only n. */
+static inline uint64_t ha_le(const uint8_t *p, unsigned n, bool fast)
+{
+	uint64_t v = 0;
+
+	if (fast) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		memcpy(&v, p, sizeof(v));
+		return v & (~0ull >> (64 - 8 * n));
+#endif
+	}
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/* The fields of a packed event (format.h, BATCH3) after its tag, whose
+ * lengths the tag gives; fast: HA_FAST_ROOM bytes are left after the tag, else
+ * the caller has checked that the fixed fields are there.  bases: the
+ * batch's last allocated and last freed addresses. */
+static inline __attribute__((always_inline)) void
+ha_decode_packed_fields(struct ha_cursor *c, struct ha_event *ev, unsigned tag, uint64_t *ts,
+			uint64_t bases[2], bool fast)
+{
+	const uint8_t *p = c->p;
+	unsigned kind = tag & 15, dl = 1u << (tag >> 4 & 3), al = (tag >> 6 & 7) + 1;
+	unsigned sl = 1u << (tag >> 9 & 3), kl = (tag >> 11 & 3) + 1;
+
+	*ts += ha_le(p, dl, fast);
+	ev->ts = *ts;
+	p += dl;
+	/* (An unsigned shift: a signed one of a negative delta is undefined.) */
+	ev->addr = bases[(tag & HA_PACK_FROM_FREED) != 0] +
+		   ((uint64_t)ha_unzigzag(ha_le(p, al, fast)) << (tag >> 12 & 4));
+	bases[kind == HA_EV_FREE] = ev->addr;
+	p += al;
+	ev->old = ev->pre = ev->align = 0;
+	ev->size = 0;
+	ev->stack = 0;
+	ev->mark = NULL;
+	ev->mark_len = 0;
+	if (kind == HA_EV_FREE) {
+		c->p = p;
+		return;
+	}
+	ev->size = ha_le(p, sl, fast);
+	p += sl;
+	ev->stack = (uint32_t)ha_le(p, kl, fast);
+	c->p = p + kl;
+	switch (kind) {
+	case HA_EV_MALLOC:
+	case HA_EV_VALLOC:
+	case HA_EV_PVALLOC:
+		break;
+	case HA_EV_REALLOC:
+	case HA_EV_REALLOCARRAY:
+		ev->old = ev->addr + (uint64_t)ha_unzigzag(ha_cur_v(c));
+		ev->pre = ha_cur_v(c);
+		ev->pre = ev->pre <= ev->ts ? ev->ts - ev->pre : 0;
+		break;
+	case HA_EV_CALLOC:
+		ev->align = ha_cur_v(c);
+		if (__builtin_mul_overflow(ev->align, ev->size, &ev->size))
+			ev->size = UINT64_MAX;
+		break;
+	default:
+		ev->align = ha_cur_v(c);
+		break;
+	}
+}
+
+/* The bytes of a packed event's fields, but its varints and a mark's name. */
+static inline size_t ha_packed_len(unsigned tag)
+{
+	unsigned kind = tag & 15;
+	size_t n = 1u << (tag >> 4 & 3);
+
+	if (kind != HA_EV_MARK)
+		n += (tag >> 6 & 7) + 1;
+	if (kind != HA_EV_MARK && kind != HA_EV_FREE)
+		n += (1u << (tag >> 9 & 3)) + (tag >> 11 & 3) + 1;
+	return n;
+}
+
+/* ha_decode_event for a packed event (BATCH3): bases are the batch's last
+ * allocated and last freed addresses, both 0 at its start. */
+static inline __attribute__((always_inline)) bool
+ha_decode_packed(struct ha_cursor *c, struct ha_event *ev, uint64_t *ts, uint64_t bases[2],
+		 uint32_t nstacks)
+{
+	unsigned tag, kind;
+
+	if (c->end - c->p < 2 || c->bad) {
+		c->bad = 1;
+		return false;
+	}
+	tag = (unsigned)c->p[0] | (unsigned)c->p[1] << 8;
+	kind = tag & 15;
+	if (kind >= HA_EV_NKINDS || (tag & HA_PACK_RESERVED) ||
+	    (kind == HA_EV_MARK && (tag & 0x7fc0))) {
+		c->bad = 1;
+		return false;
+	}
+	c->p += 2;
+	ev->kind = (uint8_t)kind;
+	if (ha_likely_d(c->end - c->p >= HA_FAST_ROOM && kind != HA_EV_MARK)) {
+		ha_decode_packed_fields(c, ev, tag, ts, bases, true);
+	} else if ((size_t)(c->end - c->p) < ha_packed_len(tag)) {
+		c->bad = 1;
+		return false;
+	} else if (kind != HA_EV_MARK) {
+		ha_decode_packed_fields(c, ev, tag, ts, bases, false);
+	} else {
+		unsigned dl = 1u << (tag >> 4 & 3);
+
+		*ts += ha_le(c->p, dl, false);
+		c->p += dl;
+		ha_decode_mark(c, ev, *ts);
+	}
 	if (ev->stack > nstacks)
 		c->bad = 1;
 	return !c->bad;

@@ -168,7 +168,7 @@ static size_t record_len(const uint8_t *p, const uint8_t *end)
 		[HA_EV_CALLOC] = 5, [HA_EV_REALLOC] = 6, [HA_EV_REALLOCARRAY] = 6,
 		[HA_EV_POSIX_MEMALIGN] = 5, [HA_EV_ALIGNED_ALLOC] = 5, [HA_EV_MEMALIGN] = 5,
 	};
-	struct ha_cursor c = { p, end, 0 };
+	struct ha_cursor c = { p, end, 0, 0 };
 	uint64_t n;
 	size_t l;
 
@@ -230,6 +230,27 @@ static size_t record_len(const uint8_t *p, const uint8_t *end)
 				continue;
 			}
 			for (unsigned f = 0; f < fields[kind] && !c.bad; f++)
+				ha_cur_v(&c);
+		}
+		break;
+	case HA_REC_BATCH3:
+		ha_cur_v(&c);
+		ha_cur_v(&c);
+		n = ha_cur_v(&c);
+		for (uint64_t i = 0; i < n && !c.bad; i++) {
+			unsigned tag, kind;
+
+			if (c.end - c.p < 2)
+				return 0;
+			tag = (unsigned)c.p[0] | (unsigned)c.p[1] << 8;
+			kind = tag & 15;
+			c.p += 2;
+			if (kind >= HA_EV_NKINDS || (size_t)(c.end - c.p) < ha_packed_len(tag))
+				return 0;
+			c.p += ha_packed_len(tag);
+			if (kind == HA_EV_MARK)
+				ha_cur_s(&c, &l);
+			for (unsigned f = ha_pack_extras(kind); f > 0; f--)
 				ha_cur_v(&c);
 		}
 		break;
@@ -597,13 +618,15 @@ void ha_trace_close(struct ha_trace *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static int decode_batch(struct ha_trace *t, struct ha_cursor *cur, const struct ha_visitor *v)
+static int decode_batch(struct ha_trace *t, struct ha_cursor *cur, const struct ha_visitor *v,
+			int packed)
 {
 	struct ha_cursor lc = *cur, *c = &lc;	/* in registers: nothing else sees it */
 	uint32_t tid = (uint32_t)ha_cur_v(c);
-	uint64_t ts = ha_cur_v(c), count = ha_cur_v(c), addr = 0;
+	uint64_t ts = ha_cur_v(c), count = ha_cur_v(c), addr = 0, bases[2] = { 0, 0 };
 	struct ha_event ev;
 
+	lc.packed = packed;
 	if (v->batch && !c->bad) {
 		/* The visitor decodes the events itself, straight into its own. */
 		v->batch(v->ctx, c, tid, ts, count, t->nstacks, &t->last_ts);
@@ -611,7 +634,8 @@ static int decode_batch(struct ha_trace *t, struct ha_cursor *cur, const struct 
 		return c->bad ? -1 : 0;
 	}
 	for (uint64_t i = 0; i < count && !c->bad; i++) {
-		if (!ha_decode_event(c, &ev, &ts, &addr, t->nstacks))
+		if (!(packed ? ha_decode_packed(c, &ev, &ts, bases, t->nstacks) :
+			       ha_decode_event(c, &ev, &ts, &addr, t->nstacks)))
 			break;
 		ev.tid = tid;
 		if (ts > t->last_ts)
@@ -619,13 +643,14 @@ static int decode_batch(struct ha_trace *t, struct ha_cursor *cur, const struct 
 		if (v->event)
 			v->event(v->ctx, &ev);
 	}
+	lc.packed = 0;
 	*cur = lc;
 	return c->bad ? -1 : 0;
 }
 
 static int decode(struct ha_trace *t, const uint8_t *p, size_t len, const struct ha_visitor *v)
 {
-	struct ha_cursor c = { p, p + len, 0 };
+	struct ha_cursor c = { p, p + len, 0, 0 };
 	uint64_t frames[MAX_FRAMES], segs[3 * MAX_SEGS];
 	char key[64], path[4096];
 
@@ -683,7 +708,8 @@ static int decode(struct ha_trace *t, const uint8_t *p, size_t len, const struct
 				v->stack(v->ctx, (uint32_t)a, frames, (unsigned)n);
 			break;
 		case HA_REC_BATCH:
-			decode_batch(t, &c, v);
+		case HA_REC_BATCH3:
+			decode_batch(t, &c, v, type == HA_REC_BATCH3);
 			break;
 		case HA_REC_SYNC:
 			a = ha_cur_v(&c);

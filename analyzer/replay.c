@@ -153,10 +153,13 @@ static size_t put_event(struct ha_replay *r, const struct ha_event *ev, size_t k
 
 enum { BATCH_PIECE = 256 };	/* events queued at a time */
 
-void ha_replay_batch(struct ha_replay *r, struct ha_cursor *c, uint32_t tid, uint64_t ts,
-		     uint64_t count, uint32_t nstacks, uint64_t *last_ts)
+/* ha_replay_batch for one encoding of events (packed: BATCH3's). */
+static inline __attribute__((always_inline)) void
+batch(struct ha_replay *r, struct ha_cursor *c, uint32_t tid, uint64_t ts, uint64_t count,
+      uint32_t nstacks, uint64_t *last_ts, bool packed)
 {
 	uint64_t first = r->first_ts, last = r->last_ts, addr = 0, pts = 0, seen = *last_ts;
+	uint64_t bases[2] = { 0, 0 };
 	unsigned pop = 0;
 
 	while (count && !c->bad) {
@@ -174,7 +177,8 @@ void ha_replay_batch(struct ha_replay *r, struct ha_cursor *c, uint32_t tid, uin
 			struct ha_event ev;	/* in registers */
 			unsigned kind, op;
 
-			if (!ha_decode_event(c, &ev, &ts, &addr, nstacks))
+			if (!(packed ? ha_decode_packed(c, &ev, &ts, bases, nstacks) :
+				       ha_decode_event(c, &ev, &ts, &addr, nstacks)))
 				break;
 			ev.tid = tid;
 			kind = ev.kind;
@@ -221,6 +225,15 @@ void ha_replay_batch(struct ha_replay *r, struct ha_cursor *c, uint32_t tid, uin
 	r->first_ts = first;
 	r->last_ts = last;
 	*last_ts = last > seen ? last : seen;
+}
+
+void ha_replay_batch(struct ha_replay *r, struct ha_cursor *c, uint32_t tid, uint64_t ts,
+		     uint64_t count, uint32_t nstacks, uint64_t *last_ts)
+{
+	if (c->packed)
+		batch(r, c, tid, ts, count, nstacks, last_ts, true);
+	else
+		batch(r, c, tid, ts, count, nstacks, last_ts, false);
 }
 
 static bool note_peak(struct ha_totals *t, uint64_t ts)

@@ -29,9 +29,10 @@ struct ha_cursor;
 struct ha_visitor {
 	void *ctx;
 	void (*event)(void *ctx, const struct ha_event *ev);
-	/* Optional, in event's place: decodes a BATCH record's count events of
-	 * thread tid itself (decode.h), its time starting at ts; sets c->bad at
-	 * a malformed one and keeps *last_ts the latest time seen. */
+	/* Optional, in event's place: decodes a BATCH or BATCH3 record's count
+	 * events of thread tid itself (decode.h; c->packed tells which), its
+	 * time starting at ts; sets c->bad at a malformed one and keeps
+	 * *last_ts the latest time seen. */
 	void (*batch)(void *ctx, struct ha_cursor *c, uint32_t tid, uint64_t ts, uint64_t count,
 		      uint32_t nstacks, uint64_t *last_ts);
 	void (*stack)(void *ctx, uint32_t id, const uint64_t *frames, unsigned n);

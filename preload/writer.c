@@ -482,7 +482,7 @@ static void put_count(uint8_t *at, uint32_t count)
 /* Encodes the records in [tail, head) of one ring as batches. */
 static int encode_ring(struct ha_ring *r, uint64_t tail, uint64_t head)
 {
-	uint64_t mask = r->size - 1, prev_ts = 0, prev_addr = 0;
+	uint64_t mask = r->size - 1, prev_ts = 0, bases[2] = { 0, 0 };
 	size_t count_off = 0;
 	bool in_batch = false;
 	uint32_t count = 0, tid = 0;
@@ -490,8 +490,9 @@ static int encode_ring(struct ha_ring *r, uint64_t tail, uint64_t head)
 	while (tail < head) {
 		const struct ha_rec *rec = (const struct ha_rec *)(r->buf + (tail & mask));
 		const uint64_t *frames = (const uint64_t *)(rec + 1);
-		uint64_t ts, pre = 0;
+		uint64_t ts, pre = 0, dts, zaddr;
 		uint32_t sid = 0;
+		unsigned bits;
 		uint8_t kind;
 		uint8_t *p;
 
@@ -526,7 +527,7 @@ static int encode_ring(struct ha_ring *r, uint64_t tail, uint64_t head)
 		} else if (kind != HA_EV_FREE && kind != HA_EV_MARK) {
 			sid = stack_id(frames, rec->nframes);
 		}
-		if (buf_reserve(&W.events, 16 + 8 * HA_VARINT_MAX + (kind == HA_EV_MARK ? rec->addr : 0)) < 0)
+		if (buf_reserve(&W.events, 16 + HA_PACK_MAX + (kind == HA_EV_MARK ? rec->addr : 0)) < 0)
 			return -ENOMEM;
 		p = W.events.p + W.events.len;
 		if (!in_batch || rec->tid != tid || count == 0xfffffff) {
@@ -534,48 +535,45 @@ static int encode_ring(struct ha_ring *r, uint64_t tail, uint64_t head)
 				put_count(W.events.p + count_off, count);
 			in_batch = true;
 			tid = rec->tid;
-			*p++ = HA_REC_BATCH;
+			*p++ = HA_REC_BATCH3;
 			p = ha_put_varint(p, tid);
 			p = ha_put_varint(p, ts);
 			count_off = (size_t)(p - W.events.p);
 			p += 5;
 			count = 0;
 			prev_ts = ts;
-			prev_addr = 0;
+			bases[0] = bases[1] = 0;
 		}
 		count++;
-		*p++ = kind;
-		p = ha_put_varint(p, ts >= prev_ts ? ts - prev_ts : 0);
+		dts = ts >= prev_ts ? ts - prev_ts : 0;
 		if (ts > prev_ts)
 			prev_ts = ts;
 		if (kind == HA_EV_MARK) {
+			p = ha_put_packed(p, kind, dts, 0, 0, 0, 0);
 			p = put_str(p, (const char *)rec + HA_REC_FREE_WORDS * 8, rec->addr);
 			W.events.len = (size_t)(p - W.events.p);
 			W.events_written++;
 			continue;
 		}
-		p = ha_put_varint(p, ha_zigzag((int64_t)(rec->addr - prev_addr)));
-		prev_addr = rec->addr;
+		bits = 0;
+		zaddr = ha_pack_delta(rec->addr, bases, &bits);
+		bases[kind == HA_EV_FREE] = rec->addr;
+		/* Packed (format.h): the fields the tag sizes, then the rest.
+		 * A free's record is shorter: it ends before the size. */
+		p = ha_put_packed(p, kind, dts, zaddr, bits, kind == HA_EV_FREE ? 0 : rec->b, sid);
 		switch (kind) {
 		case HA_EV_FREE:
-			break;
 		case HA_EV_MALLOC:
 		case HA_EV_VALLOC:
 		case HA_EV_PVALLOC:
-			p = ha_put_varint(p, rec->b);
-			p = ha_put_varint(p, sid);
 			break;
 		case HA_EV_REALLOC:
 		case HA_EV_REALLOCARRAY:
 			p = ha_put_varint(p, ha_zigzag((int64_t)(rec->a - rec->addr)));
-			p = ha_put_varint(p, rec->b);
-			p = ha_put_varint(p, sid);
 			p = ha_put_varint(p, pre);
 			break;
-		default:	/* calloc: nmemb, size; aligned: alignment, size */
+		default:	/* calloc: nmemb; aligned: alignment */
 			p = ha_put_varint(p, rec->a);
-			p = ha_put_varint(p, rec->b);
-			p = ha_put_varint(p, sid);
 			break;
 		}
 		W.events.len = (size_t)(p - W.events.p);

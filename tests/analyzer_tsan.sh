@@ -7,6 +7,9 @@
 # one the normal build makes on one thread (HOTALLOC_ANALYZER_THREADS=1) and on two;
 # TSan must report nothing.  A trace rewritten in large chunks (tests/unit/rechunk.c)
 # must be reported as the original, and refused or cut as it should when damaged.
+# Traces rewritten with the other encoding of events (tests/unit/repack.c: BATCH's
+# varints, format version 2, against BATCH3's packed events, version 3) must be
+# reported as the originals.
 #
 # Usage: tests/analyzer_tsan.sh BUILD_DIR   (after `make test-build`)
 set -u
@@ -76,7 +79,7 @@ ASAN=$B/asan/hotalloc
 strip() {
 	python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
-for k in ("file", "chunks", "file_bytes"):
+for k in ("file", "chunks", "file_bytes", "format_version"):
     d["trace"].pop(k, None)
 print(json.dumps(d, sort_keys=True))' "$1"
 }
@@ -155,5 +158,46 @@ print(*ends)' big.trace)
 else
 	fail "large chunks: rechunk: $(oneline rechunk.out)"
 fi
+
+# Both encodings of events (include/hotalloc/format.h).  Each trace, its events packed
+# as the library writes them (BATCH3), is rewritten in BATCH's varints as version 2,
+# and that again packed: the three are reported alike, in JSON and in text, by the
+# normal build and the TSan one.  families has every kind of call, failed ones too,
+# regrow realloc chains, gatework markers, manythreads 64 threads, big 4 MiB chunks
+# (read in pieces, their records found by length).
+trace families "$W/families" 2 || :
+for name in families regrow gatework manythreads threads big; do
+	[ -s "$name.trace" ] || { fail "encodings: no $name trace"; continue; }
+	if ! "$B/unit/repack" "$name.trace" "$name-v2.trace" 2 >"$name.rp" 2>&1 ||
+		! "$B/unit/repack" "$name-v2.trace" "$name-v3.trace" 3 >>"$name.rp" 2>&1; then
+		fail "encodings: $name: repack: $(oneline "$name.rp")"
+		continue
+	fi
+	bad=
+	for hb in "$HA" "$TSAN"; do
+		for f in "$name" "$name-v2" "$name-v3"; do
+			timeout "$TIMEOUT" "$hb" report --format json "$f.trace" >"$f.enc.json" 2>"$f.enc.err" &&
+				timeout "$TIMEOUT" "$hb" report "$f.trace" >"$f.enc.txt" 2>>"$f.enc.err" ||
+				bad="$bad $f: $(oneline "$f.enc.err")"
+			grep -q ThreadSanitizer "$f.enc.err" && bad="$bad $f: ThreadSanitizer"
+		done
+		[ "$(json "$name-v2.enc.json" 'd["trace"]["format_version"]')" = 2 ] ||
+			bad="$bad: the rewrite is not version 2"
+		[ "$(json "$name.enc.json" 'd["trace"]["format_version"]')" = 3 ] ||
+			bad="$bad: the original is not version 3"
+		for f in "$name-v2" "$name-v3"; do
+			[ "$(strip "$f.enc.json")" = "$(strip "$name.enc.json")" ] ||
+				bad="$bad $f: JSON differs: $(diff "$name.enc.json" "$f.enc.json" | head -c 200 | tr '\n' '|')"
+			cmp -s "$f.enc.txt" "$name.enc.txt" || bad="$bad $f: text differs"
+		done
+	done
+	events=$(sed -n 's/.* batches, \([0-9]*\) events.*/\1/p' "$name.rp" | head -n 1)
+	if [ -z "$bad" ] && [ "${events:-0}" -gt 0 ] &&
+		[ "$(json "$name.enc.json" 'd["totals"]["allocations"]')" -gt 0 ]; then
+		ok "encodings: $name: $events events, packed and in varints, reported alike"
+	else
+		fail "encodings: $name:${bad:- no events}"
+	fi
+done
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

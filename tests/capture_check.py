@@ -8,7 +8,7 @@
 #       as totals.allocations, VALUE JSON (a bare word is taken as a string).
 #       "calls.*=0" stands for every calls.X not named by another EXPR.
 #       With --base, integer fields are compared as REPORT minus BASE.
-#       --clean adds trace.format_version=2, trace.truncated=false and
+#       --clean adds trace.format_version=3, trace.truncated=false and
 #       trace.lost_events=0, checked on REPORT and on BASE as they are.
 #       --label TEXT ends each FAIL line with "[TEXT]", to tell runs apart.
 #       Prints "FAIL CASE: field ..." per mismatch; exits 1 if there was one.
@@ -117,7 +117,7 @@ def cmd_check(args):
         for which, rep in (("", report), (" of the baseline", base)):
             if rep is None:
                 continue
-            for field, want in (("trace.format_version", 2), ("trace.truncated", False),
+            for field, want in (("trace.format_version", 3), ("trace.truncated", False),
                                 ("trace.lost_events", 0)):
                 got = lookup(rep, field)
                 if got != want or type(got) is not type(want):

@@ -36,7 +36,7 @@ expect_error "foreign file" 2 "is not a hotalloc trace" "$HA" report "$T/foreign
 expect_error "empty file" 2 "is empty" "$HA" report "$T/empty"
 cp "$T/good.trace" "$T/v9.trace"
 printf '\011' | dd of="$T/v9.trace" bs=1 seek=8 conv=notrunc 2>/dev/null
-expect_error "unknown version" 2 "format version 9; this hotalloc reads versions 1 to 2" "$HA" report "$T/v9.trace"
+expect_error "unknown version" 2 "format version 9; this hotalloc reads versions 1 to 3" "$HA" report "$T/v9.trace"
 cp "$T/good.trace" "$T/corrupt.trace"
 size=$(stat -c %s "$T/corrupt.trace")
 printf 'XXXXXXXX' | dd of="$T/corrupt.trace" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null

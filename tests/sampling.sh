@@ -281,7 +281,7 @@ def chains(label, d, ex):
 def sound(d, label, rate):
     """What every trace of these tests must show."""
     tr, tot = d["trace"], d["totals"]
-    eq("%s: format_version" % label, 2, tr["format_version"])
+    eq("%s: format_version" % label, 3, tr["format_version"])
     eq("%s: sample_bytes" % label, rate, tr["sample_bytes"])
     eq("%s: estimated" % label, rate > 0, tr["estimated"])
     eq("%s: complete (not truncated, ends with exit)" % label, (False, "exit"), (tr["truncated"], tr["end"]))

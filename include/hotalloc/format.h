@@ -4,10 +4,11 @@
 #ifndef HOTALLOC_FORMAT_H
 #define HOTALLOC_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define HA_FORMAT_VERSION 2u		/* 2: sample_bytes in the header */
+#define HA_FORMAT_VERSION 3u		/* 2: sample_bytes in the header; 3: BATCH3 */
 #define HA_FORMAT_OLDEST 1u		/* the oldest version readers accept */
 #define HA_FILE_MAGIC "HOTALLOC"		/* 8 bytes, no terminator on disk */
 #define HA_CHUNK_MAGIC 0x4b434148u		/* "HACK" */
@@ -59,6 +60,8 @@ enum ha_record_type {
 				 * within the few instructions of a push */
 	HA_REC_LOST = 7,	/* v count: events that could not be recorded */
 	HA_REC_END = 8,		/* v reason (HA_END_*), v ts, v events_written */
+	HA_REC_BATCH3 = 9,	/* as BATCH, its events packed (below); version 3
+				 * writers write these, readers take both */
 };
 
 #define HA_END_EXIT 0u		/* the process ran its exit handlers */
@@ -142,6 +145,129 @@ static inline int ha_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t
 		shift += 7;
 	}
 	return -1;
+}
+
+/* Events inside a BATCH3 ("packed"), each: a 16-bit tag, then fields of
+ * whole bytes, little-endian, as long as the tag says, then varints for what
+ * few events have:
+ *   tag bits 0-3    kind
+ *        bits 4-5   c: the time delta takes 1 << c bytes (1, 2, 4, 8)
+ *        bits 6-8   c: the address delta (zigzag) takes c + 1 bytes
+ *        bits 9-10  c: the size takes 1 << c bytes
+ *        bits 11-12 c: the stack id takes c + 1 bytes
+ *        bit 13     the address delta is from the batch's last freed
+ *                   address (1), or from its last allocated one (0)
+ *        bit 14     the address delta counts 16 bytes a unit (1), or 1 (0)
+ *        bit 15     0
+ *   free                          dts, addr delta
+ *   malloc, valloc, pvalloc       dts, addr delta, size, stack
+ *   calloc                        the same, size the element's, then v nmemb
+ *   realloc, reallocarray         the same, then z old delta, v pre
+ *   memalign, aligned_alloc,
+ *   posix_memalign                the same, then v align
+ *   mark                          dts, then s name (bits 6-13 are 0)
+ * The values are BATCH's but for the address: a free sets the batch's last
+ * freed address, every other event but a mark its last allocated one (both
+ * 0 at the batch's start), and an event's address is a delta from either,
+ * as its writer chose (the nearer).  A thread that frees what another one
+ * allocated, and allocates in its own arena, has two runs of nearby
+ * addresses far apart; one delta from the previous event's address, as in
+ * BATCH, crossed between them at every event.  A free's size and stack bits
+ * are 0.  Every field's place follows from the tag alone, so a reader takes
+ * an event's fields with a few loads and masks, not byte by byte.  A field
+ * gets the fewest bytes its code allows; readers accept more. */
+#define HA_PACK_RESERVED 0x8000u
+#define HA_PACK_FROM_FREED 0x2000u
+#define HA_PACK_BY16 0x4000u
+
+/* The varints after a packed event's fields, by kind (a mark's name aside). */
+static inline unsigned ha_pack_extras(unsigned kind)
+{
+	switch (kind) {
+	case HA_EV_REALLOC:
+	case HA_EV_REALLOCARRAY:
+		return 2;	/* old delta, pre */
+	case HA_EV_CALLOC:
+	case HA_EV_POSIX_MEMALIGN:
+	case HA_EV_ALIGNED_ALLOC:
+	case HA_EV_MEMALIGN:
+		return 1;	/* nmemb, or alignment */
+	default:
+		return 0;
+	}
+}
+
+/* Codes for a value's field (writers). */
+static inline unsigned ha_pack_pow(uint64_t v)		/* 1 << c bytes */
+{
+	return v < (1ull << 8) ? 0 : v < (1ull << 16) ? 1 : v < (1ull << 32) ? 2 : 3;
+}
+
+static inline unsigned ha_pack_len(uint64_t v)		/* c + 1 bytes */
+{
+	return v ? (unsigned)(63 - __builtin_clzll(v)) / 8 : 0;
+}
+
+/* Writes v's n low bytes at p (n <= 8), writing 8: the caller has 8 bytes
+ * of room; returns p + n. */
+static inline uint8_t *ha_put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	__builtin_memcpy(p, &v, 8);
+#else
+	for (unsigned i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+#endif
+	return p + n;
+}
+
+/* The zigzag delta of addr from the nearer of a batch's last allocated and
+ * last freed addresses (bases[0], bases[1]), in 16-byte units when it can
+ * be: the tag bits that say which (HA_PACK_FROM_FREED, HA_PACK_BY16) are
+ * added to *tag_bits. */
+static inline uint64_t ha_pack_delta(uint64_t addr, const uint64_t bases[2], unsigned *tag_bits)
+{
+	int64_t da = (int64_t)(addr - bases[0]), df = (int64_t)(addr - bases[1]);
+	uint64_t za = ha_zigzag(da), zf = ha_zigzag(df);
+	int64_t d = da;
+
+	if (zf < za) {
+		d = df;
+		*tag_bits |= HA_PACK_FROM_FREED;
+	}
+	if (d % 16)
+		return ha_zigzag(d);
+	*tag_bits |= HA_PACK_BY16;
+	return ha_zigzag(d / 16);
+}
+
+/* Writes a packed event's tag and fields, but the varints that follow (and a
+ * mark's name); returns where they go.  Writers need HA_PACK_MAX bytes of
+ * room (and a mark's name's). */
+#define HA_PACK_MAX (2 + 8 + 8 + 8 + 4 + 3 * HA_VARINT_MAX + 8)
+
+static inline uint8_t *ha_put_packed(uint8_t *p, unsigned kind, uint64_t dts, uint64_t zaddr,
+				     unsigned tag_bits, uint64_t size, uint32_t stack)
+{
+	uint8_t *tag = p;
+	unsigned cd = ha_pack_pow(dts), ca, cs, ck;
+
+	tag[0] = (uint8_t)(kind | cd << 4);
+	tag[1] = 0;
+	p = ha_put_le(p + 2, dts, 1u << cd);
+	if (kind == HA_EV_MARK)
+		return p;		/* the name follows */
+	ca = ha_pack_len(zaddr);
+	tag[0] |= (uint8_t)(ca << 6);
+	tag[1] = (uint8_t)(ca >> 2 | tag_bits >> 8);
+	p = ha_put_le(p, zaddr, ca + 1);
+	if (kind == HA_EV_FREE)
+		return p;
+	cs = ha_pack_pow(size);
+	ck = ha_pack_len(stack);
+	tag[1] |= (uint8_t)(cs << 1 | ck << 3);
+	p = ha_put_le(p, size, 1u << cs);
+	return ha_put_le(p, stack, ck + 1);
 }
 
 #endif

@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: MIT
 # make-corpus.sh: rebuilds the fuzzer's seed corpus, tests/fuzz/corpus/, by tracing small
 # runs of the capture-test workloads, each once with raw chunks (HOTALLOC_ZSTD_LEVEL=0,
-# which mutate well) and once with zstd chunks, plus a torn and an unended trace.
+# which mutate well) and once with zstd chunks, plus a torn and an unended trace, and
+# the raw ones again in format version 2's encoding of events (v2-*: BATCH's varints,
+# rewritten by tests/unit/repack.c), which the analyzer still reads.
 # Every seed stays under 20 KB.
 #
-# Usage: tests/fuzz/make-corpus.sh BUILD_DIR     (after `make all workloads`)
+# Usage: tests/fuzz/make-corpus.sh BUILD_DIR     (after `make test-build`)
 
 set -eu
 [ $# -eq 1 ] || { printf 'usage: tests/fuzz/make-corpus.sh BUILD_DIR\n' >&2; exit 2; }
@@ -14,6 +16,8 @@ out=$(cd "$(dirname "$0")" && pwd)/corpus
 hotalloc=$build/hotalloc
 wl=$build/tests
 [ -x "$hotalloc" ] || { printf 'make-corpus: error: cannot find %s; run make\n' "$hotalloc" >&2; exit 1; }
+[ -x "$build/unit/repack" ] ||
+	{ printf 'make-corpus: error: cannot find %s; run make test-build\n' "$build/unit/repack" >&2; exit 1; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hotalloc-corpus.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -72,6 +76,11 @@ d = open(sys.argv[1], "rb").read()
 comp = struct.unpack_from("<I", d, 64 + 8)[0]
 open(sys.argv[2], "wb").write(d[:64 + 24 + comp])
 PY
+
+for f in "$out"/*-raw*.trace; do
+	case $f in */torn-raw.trace | */unended-raw.trace) continue ;; esac
+	"$build/unit/repack" "$f" "$out/v2-${f##*/}" 2 >/dev/null
+done
 
 big=$(find "$out" -type f -size +20k)
 [ -z "$big" ] || { printf 'make-corpus: error: seeds over 20 KB: %s\n' "$big" >&2; exit 1; }

@@ -6,8 +6,12 @@
  * and sequences of 11 or more continuation bytes, which both must reject.
  * Each value is decoded where it sits at every offset of the word, so that
  * the bytes after it are those of other values, as in a chunk.  Run under
- * ASan and UBSan by `make test`.  Usage: varint_check [randoms]; exit 0 when
- * all held. */
+ * ASan and UBSan by `make test`.  Also packed events (BATCH3, format.h):
+ * random ones of every kind and field length, written as the library writes
+ * them and read back by ha_decode_packed, fast or near the buffer's end,
+ * each field checked; cut short anywhere, a packed event is rejected, never
+ * read past its buffer (each a heap block of its exact size, for ASan).
+ * Usage: varint_check [randoms]; exit 0 when all held. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +51,7 @@ static void check_at(const uint8_t *buf, size_t off, size_t len, const char *wha
 	const uint8_t *rp = buf + off;
 	uint64_t want = 0, got;
 	int rc = ha_get_varint(&rp, buf + len, &want);
-	struct ha_cursor c = { buf + off, buf + len, 0 };
+	struct ha_cursor c = { buf + off, buf + len, 0, 0 };
 
 	got = ha_cur_fast(&c);
 	if (rc < 0 ? !c.bad : (c.bad || got != want || c.p != rp)) {
@@ -71,6 +75,129 @@ static void check_value(uint64_t v, size_t min, int filler, const char *what)
 			buf[i] = 0x80;
 		put(buf + lead, v, min);
 		check_at(buf, lead, sizeof(buf), what);
+	}
+}
+
+/* A random value of up to 64 bits, most often small. */
+static uint64_t any(void)
+{
+	return next_rand() >> (next_rand() % 64);
+}
+
+/* Random streams of packed events, each decoded back and compared; every
+ * stream also cut at each byte of its last event. */
+static void check_packed(unsigned long rounds)
+{
+	enum { N = 24 };
+
+	for (unsigned long r = 0; r < rounds && failures <= 20; r++) {
+		struct ha_event want[N];
+		uint8_t tmp[N * (HA_PACK_MAX + 64)], *p = tmp, *last = tmp;
+		uint64_t wb[2] = { 0, 0 }, rb[2] = { 0, 0 }, prev = 0, ts = 0;
+		uint32_t nstacks = UINT32_MAX;
+
+		for (int i = 0; i < N; i++) {
+			struct ha_event *e = &want[i];
+			unsigned kind = (unsigned)(next_rand() % HA_EV_NKINDS), bits = 0;
+			uint64_t dts = any(), z = 0, elem = 0;
+
+			memset(e, 0, sizeof(*e));
+			last = p;
+			e->kind = (uint8_t)kind;
+			e->ts = prev += dts;
+			if (kind == HA_EV_MARK) {
+				size_t len = next_rand() % 12;
+
+				p = ha_put_packed(p, kind, dts, 0, 0, 0, 0);
+				p = ha_put_varint(p, len);
+				memset(p, 'm', len);
+				e->mark_len = (uint32_t)len;
+				p += len;
+				continue;
+			}
+			/* Nearby addresses, aligned or not, or anywhere. */
+			e->addr = next_rand() % 3 ? wb[next_rand() % 2] + (uint64_t)(int64_t)(int16_t)next_rand() *
+						 (next_rand() % 2 ? 16 : 1) : next_rand();
+			z = ha_pack_delta(e->addr, wb, &bits);
+			wb[kind == HA_EV_FREE] = e->addr;
+			if (kind != HA_EV_FREE) {
+				e->size = any();
+				e->stack = (uint32_t)(next_rand() >> (next_rand() % 64));
+			}
+			if (kind == HA_EV_CALLOC) {
+				elem = e->size;
+				e->align = any();
+				if (__builtin_mul_overflow(e->align, elem, &e->size))
+					e->size = UINT64_MAX;
+			}
+			p = ha_put_packed(p, kind, dts, z, bits, kind == HA_EV_CALLOC ? elem : e->size, e->stack);
+			switch (kind) {
+			case HA_EV_FREE:
+			case HA_EV_MALLOC:
+			case HA_EV_VALLOC:
+			case HA_EV_PVALLOC:
+				break;
+			case HA_EV_REALLOC:
+			case HA_EV_REALLOCARRAY: {
+				uint64_t pre = next_rand() % 2 ? any() % (e->ts + 1) : any();
+
+				e->old = next_rand();
+				e->pre = pre <= e->ts ? e->ts - pre : 0;
+				p = ha_put_varint(p, ha_zigzag((int64_t)(e->old - e->addr)));
+				p = ha_put_varint(p, pre);
+				break;
+			}
+			case HA_EV_CALLOC:
+				p = ha_put_varint(p, e->align);
+				break;
+			default:
+				e->align = any();
+				p = ha_put_varint(p, e->align);
+				break;
+			}
+		}
+		for (size_t cut = (size_t)(last - tmp); cut <= (size_t)(p - tmp); cut++) {
+			size_t len = cut;
+			uint8_t *buf = malloc(len ? len : 1);
+			struct ha_cursor c = { buf, buf + len, 0, 1 };
+			int whole = len == (size_t)(p - tmp);
+
+			memcpy(buf, tmp, len);
+			rb[0] = rb[1] = 0;
+			ts = 0;
+			for (int i = 0; i < N; i++) {
+				struct ha_event got;
+				const struct ha_event *e = &want[i];
+				bool okay = ha_decode_packed(&c, &got, &ts, rb, nstacks);
+
+				if (i == N - 1 && !whole) {
+					if (okay) {
+						fprintf(stderr, "varint_check: packed event cut at %zu of %td read\n",
+							len, p - tmp);
+						failures++;
+					}
+					break;
+				}
+				if (!okay || got.kind != e->kind || got.ts != e->ts || got.addr != e->addr ||
+				    got.size != e->size || got.stack != e->stack || got.old != e->old ||
+				    got.pre != e->pre || got.align != e->align || got.mark_len != e->mark_len) {
+					fprintf(stderr, "varint_check: packed event %d (kind %u) read back %s: "
+						"addr %llx/%llx size %llu/%llu old %llx/%llx align %llu/%llu\n",
+						i, e->kind, okay ? "wrong" : "as malformed",
+						(unsigned long long)got.addr, (unsigned long long)e->addr,
+						(unsigned long long)got.size, (unsigned long long)e->size,
+						(unsigned long long)got.old, (unsigned long long)e->old,
+						(unsigned long long)got.align, (unsigned long long)e->align);
+					failures++;
+					break;
+				}
+			}
+			if (whole && c.p != c.end) {
+				fprintf(stderr, "varint_check: packed stream read to %td of %zu\n", c.p - buf, len);
+				failures++;
+			}
+			free(buf);
+		}
 	}
 }
 
@@ -127,10 +254,11 @@ int main(int argc, char **argv)
 		if (failures > 20)
 			break;
 	}
+	check_packed(n / 20 + 1);
 	if (failures) {
 		fprintf(stderr, "varint_check: %u failures\n", failures);
 		return 1;
 	}
-	printf("varint_check: agreed with the reference on every case\n");
+	printf("varint_check: agreed with the reference on every case; packed events read back\n");
 	return 0;
 }
