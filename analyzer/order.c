@@ -6,6 +6,25 @@
 #include "replay.h"
 #include "util.h"
 
+/* Under AddressSanitizer, a block's operations are poisoned while it is in
+ * the pool or not yet cut from its arena: a read of an operation after the
+ * call that handed it out (order.h) is reported, not served stale. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HA_ORDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HA_ORDER_ASAN 1
+#endif
+#endif
+#ifdef HA_ORDER_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 _Static_assert(sizeof(struct ha_order_block) == 64, "a block's header is one cache line");
 
 /* The queue's i-th operation (i < len): a walk along its blocks, for the
@@ -40,11 +59,14 @@ static struct ha_order_block *block_get(struct ha_order *o)
 				o->arenas = xrealloc(o->arenas, (o->narenas + 16) * sizeof(*o->arenas));
 			o->arena_at = o->arenas[o->narenas++] = xhuge(HA_HUGE_PAGE);
 			o->arena_left = HA_HUGE_PAGE;
+			POISON(o->arena_at, HA_HUGE_PAGE);
 		}
 		b = (struct ha_order_block *)o->arena_at;
 		o->arena_at += BLOCK_BYTES;
 		o->arena_left -= BLOCK_BYTES;
+		UNPOISON(b, sizeof(*b));
 	}
+	UNPOISON(ha_order_ops(b), HA_ORDER_BLOCK * sizeof(struct ha_pend));
 	b->next = NULL;
 	b->n = 0;
 	return b;
@@ -54,6 +76,7 @@ static void block_put(struct ha_order *o, struct ha_order_block *b)
 {
 	b->next = o->pool;
 	o->pool = b;
+	POISON(ha_order_ops(b), HA_ORDER_BLOCK * sizeof(struct ha_pend));
 }
 
 void ha_order_init(struct ha_order *o)
@@ -66,8 +89,10 @@ void ha_order_init(struct ha_order *o)
 
 void ha_order_free(struct ha_order *o)
 {
-	for (size_t i = 0; i < o->narenas; i++)
+	for (size_t i = 0; i < o->narenas; i++) {
+		UNPOISON(o->arenas[i], HA_HUGE_PAGE);
 		free(o->arenas[i]);
+	}
 	free(o->arenas);
 	free(o->dry);
 	free(o->sel);
