@@ -630,6 +630,7 @@ static int decode_batch(struct ha_trace *t, struct ha_cursor *cur, const struct 
 	if (v->batch && !c->bad) {
 		/* The visitor decodes the events itself, straight into its own. */
 		v->batch(v->ctx, c, tid, ts, count, t->nstacks, &t->last_ts);
+		lc.packed = 0;
 		*cur = lc;
 		return c->bad ? -1 : 0;
 	}

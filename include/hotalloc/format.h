@@ -165,7 +165,7 @@ static inline int ha_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t
  *   realloc, reallocarray         the same, then z old delta, v pre
  *   memalign, aligned_alloc,
  *   posix_memalign                the same, then v align
- *   mark                          dts, then s name (bits 6-13 are 0)
+ *   mark                          dts, then s name (bits 6-14 are 0)
  * The values are BATCH's but for the address: a free sets the batch's last
  * freed address, every other event but a mark its last allocated one (both
  * 0 at the batch's start), and an event's address is a delta from either,
