@@ -113,12 +113,12 @@ $(BUILD)/unit/varint_check: tests/unit/varint_check.c $(HEADERS)
 	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -Iinclude -O1 -g $(SAN) $(WARN) -o $@ tests/unit/varint_check.c
 
 # Joins a trace's chunks into larger ones, for the tests of large chunks (tests/analyzer_tsan.sh).
-$(BUILD)/unit/rechunk: tests/unit/rechunk.c $(HEADERS)
+$(BUILD)/unit/rechunk: tests/unit/rechunk.c tests/unit/tracefile.h $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O1 -g $(WARN) -o $@ tests/unit/rechunk.c -lzstd
 
 # Rewrites a trace's events in the other encoding, for the tests of both (tests/analyzer_tsan.sh).
-$(BUILD)/unit/repack: tests/unit/repack.c analyzer/decode.h analyzer/trace.h $(HEADERS)
+$(BUILD)/unit/repack: tests/unit/repack.c tests/unit/tracefile.h analyzer/decode.h analyzer/trace.h $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -Iinclude -O1 -g $(SAN) $(WARN) -o $@ tests/unit/repack.c -lzstd
 

@@ -15,61 +15,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zstd.h>
-#include "hotalloc/format.h"
+#include "tracefile.h"
 
-static const char *in_path;
-
-static void die(const char *what)
-{
-	fprintf(stderr, "rechunk: error: %s (%s)\n", what, in_path);
-	exit(1);
-}
-
-static void *grow(void *p, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return p;
-	while (*cap < need)
-		*cap = *cap ? 2 * *cap : 1 << 20;
-	p = realloc(p, *cap);
-	if (!p)
-		die("out of memory");
-	return p;
-}
-
-static uint8_t *joined, *comp;
-static size_t joined_len, comp_cap, largest, smallest = SIZE_MAX;
+static uint8_t *joined;
+static size_t joined_len, largest, smallest = SIZE_MAX;
 static uint64_t seq_out;
 
 static void flush(FILE *out)
 {
-	struct ha_chunk_header h;
-	size_t n;
-
 	if (!joined_len)
 		return;
-	comp = grow(comp, &comp_cap, ZSTD_compressBound(joined_len));
-	{
-		ZSTD_CCtx *cc = ZSTD_createCCtx();
-
-		if (!cc)
-			die("out of memory");
-		ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 1);
-		ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
-		n = ZSTD_compress2(cc, comp, comp_cap, joined, joined_len);
-		ZSTD_freeCCtx(cc);
-	}
-	if (ZSTD_isError(n))
-		die("cannot compress");
-	memset(&h, 0, sizeof(h));
-	h.magic = HA_CHUNK_MAGIC;
-	h.codec = HA_CODEC_ZSTD;
-	h.comp_size = (uint32_t)n;
-	h.raw_size = (uint32_t)joined_len;
-	h.seq = seq_out++;
-	if (fwrite(&h, sizeof(h), 1, out) != 1 || fwrite(comp, 1, n, out) != n)
-		die("cannot write the output");
+	write_chunk(out, HA_CODEC_ZSTD, seq_out++, joined, joined_len);
 	if (joined_len > largest)
 		largest = joined_len;
 	if (joined_len < smallest)
@@ -85,40 +41,19 @@ int main(int argc, char **argv)
 {
 	struct ha_file_header fh;
 	struct ha_chunk_header h;
-	uint8_t *cbuf = NULL;
-	size_t cbuf_cap = 0, from = 0, want;
-	unsigned long long n;
+	size_t from = 0, want;
 	FILE *in, *out;
 
+	tool_name = "rechunk";
 	if (argc != 4 || atoi(argv[3]) < 1) {
 		fprintf(stderr, "usage: rechunk IN OUT N\n");
 		return 1;
 	}
-	in_path = argv[1];
 	want = (size_t)atoi(argv[3]);
-	in = fopen(argv[1], "rb");
-	out = fopen(argv[2], "wb");
-	if (!in || !out)
-		die("cannot open the input or the output");
-	if (fread(&fh, sizeof(fh), 1, in) != 1 || memcmp(fh.magic, HA_FILE_MAGIC, 8) ||
-	    fh.header_size != sizeof(fh))
-		die("not a trace of this format version");
+	open_trace(argv[1], argv[2], &in, &out, &fh);
 	if (fwrite(&fh, sizeof(fh), 1, out) != 1)
 		die("cannot write the output");
-	while (fread(&h, sizeof(h), 1, in) == 1) {
-		if (h.magic != HA_CHUNK_MAGIC || h.raw_size > HA_CHUNK_MAX_RAW)
-			die("a bad chunk header");
-		cbuf = grow(cbuf, &cbuf_cap, h.comp_size);
-		if (fread(cbuf, 1, h.comp_size, in) != h.comp_size)
-			die("a torn chunk");
-		all = grow(all, &all_cap, all_len + h.raw_size);
-		if (h.codec == HA_CODEC_RAW) {
-			memcpy(all + all_len, cbuf, h.raw_size);
-		} else {
-			n = ZSTD_decompress(all + all_len, h.raw_size, cbuf, h.comp_size);
-			if (ZSTD_isError(n) || n != h.raw_size)
-				die("a chunk that does not decompress");
-		}
+	while (read_chunk(in, &h, &all, &all_cap, all_len)) {
 		all_len += h.raw_size;
 		ends = grow(ends, &ends_cap, (nends + 1) * sizeof(*ends));
 		ends[nends++] = all_len;
@@ -143,9 +78,7 @@ int main(int argc, char **argv)
 	fclose(in);
 	printf("%zu chunks -> %llu chunks, smallest %zu bytes, largest %zu bytes\n", nends,
 	       (unsigned long long)seq_out, nends ? smallest : 0, largest);
-	free(cbuf);
 	free(all);
 	free(ends);
-	free(comp);
 	return 0;
 }

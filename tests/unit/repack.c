@@ -17,28 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zstd.h>
 #include "../../analyzer/decode.h"
-
-static const char *in_path;
-
-static void die(const char *what)
-{
-	fprintf(stderr, "repack: error: %s (%s)\n", what, in_path);
-	exit(1);
-}
-
-static void *grow(void *p, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return p;
-	while (*cap < need)
-		*cap = *cap ? 2 * *cap : 1 << 20;
-	p = realloc(p, *cap);
-	if (!p)
-		die("out of memory");
-	return p;
-}
+#include "tracefile.h"
 
 static uint8_t *out;
 static size_t out_len, out_cap;
@@ -170,60 +150,27 @@ static void batch(struct ha_cursor *c, int packed, int version)
 	batches++;
 }
 
-/* A chunk's payload, record by record. */
+/* A chunk's payload, record by record: batches rewritten, the rest copied
+ * (their lengths as the analyzer's reader finds them, decode.h). */
 static void payload(const uint8_t *p, size_t len, int version)
 {
 	struct ha_cursor c = { p, p + len, 0, 0 };
-	size_t l;
 
 	while (c.p < c.end) {
-		const uint8_t *start = c.p;
-		int type = *c.p++;
-		uint64_t n;
+		size_t l;
 
-		switch (type) {
-		case HA_REC_INFO:
-			ha_cur_s(&c, &l);
-			ha_cur_s(&c, &l);
-			break;
-		case HA_REC_MODULE:
-			for (int i = 0; i < 3; i++)
-				ha_cur_v(&c);
-			ha_cur_s(&c, &l);
-			ha_cur_s(&c, &l);
-			n = ha_cur_v(&c);
-			for (uint64_t i = 0; i < 3 * n && !c.bad; i++)
-				ha_cur_v(&c);
-			break;
-		case HA_REC_UNLOAD:
-			ha_cur_v(&c);
-			ha_cur_v(&c);
-			break;
-		case HA_REC_STACK:
-			ha_cur_v(&c);
-			n = ha_cur_v(&c);
-			for (uint64_t i = 0; i < n && !c.bad; i++)
-				ha_cur_v(&c);
-			nstacks++;
-			break;
-		case HA_REC_BATCH:
-		case HA_REC_BATCH3:
-			batch(&c, type == HA_REC_BATCH3, version);
+		if (*c.p == HA_REC_BATCH || *c.p == HA_REC_BATCH3) {
+			int packed = *c.p++ == HA_REC_BATCH3;
+
+			batch(&c, packed, version);
 			continue;
-		case HA_REC_SYNC:
-		case HA_REC_LOST:
-			ha_cur_v(&c);
-			break;
-		case HA_REC_END:
-			for (int i = 0; i < 3; i++)
-				ha_cur_v(&c);
-			break;
-		default:
-			die("an unknown record");
 		}
-		if (c.bad)
+		if (!(l = ha_record_len(c.p, c.end)))
 			die("a malformed record");
-		copy(start, c.p);
+		if (*c.p == HA_REC_STACK)
+			nstacks++;
+		copy(c.p, c.p + l);
+		c.p += l;
 	}
 }
 
@@ -231,78 +178,33 @@ int main(int argc, char **argv)
 {
 	struct ha_file_header fh;
 	struct ha_chunk_header h;
-	uint8_t *cbuf = NULL, *raw = NULL, *comp = NULL;
-	size_t cbuf_cap = 0, raw_cap = 0, comp_cap = 0, in_bytes = 0, out_bytes = 0;
+	uint8_t *raw = NULL;
+	size_t raw_cap = 0, in_bytes = 0, out_bytes = 0;
 	int version = argc == 4 ? atoi(argv[3]) : 0;
 	FILE *in, *outf;
 
+	tool_name = "repack";
 	if (argc != 4 || (version != 2 && version != 3)) {
 		fprintf(stderr, "usage: repack IN OUT 2|3\n");
 		return 1;
 	}
-	in_path = argv[1];
-	in = fopen(argv[1], "rb");
-	outf = fopen(argv[2], "wb");
-	if (!in || !outf)
-		die("cannot open the input or the output");
-	if (fread(&fh, sizeof(fh), 1, in) != 1 || memcmp(fh.magic, HA_FILE_MAGIC, 8) ||
-	    fh.header_size != sizeof(fh))
-		die("not a trace");
+	open_trace(argv[1], argv[2], &in, &outf, &fh);
 	fh.version = (uint32_t)version;
 	if (fwrite(&fh, sizeof(fh), 1, outf) != 1)
 		die("cannot write the output");
-	while (fread(&h, sizeof(h), 1, in) == 1) {
-		size_t n;
-
-		if (h.magic != HA_CHUNK_MAGIC || h.raw_size > HA_CHUNK_MAX_RAW)
-			die("a bad chunk header");
-		cbuf = grow(cbuf, &cbuf_cap, h.comp_size);
-		if (fread(cbuf, 1, h.comp_size, in) != h.comp_size)
-			die("a torn chunk");
-		raw = grow(raw, &raw_cap, h.raw_size + 1);
-		if (h.codec == HA_CODEC_RAW) {
-			memcpy(raw, cbuf, h.raw_size);
-		} else {
-			n = ZSTD_decompress(raw, h.raw_size, cbuf, h.comp_size);
-			if (ZSTD_isError(n) || n != h.raw_size)
-				die("a chunk that does not decompress");
-		}
+	while (read_chunk(in, &h, &raw, &raw_cap, 0)) {
 		out_len = 0;
 		payload(raw, h.raw_size, version);
 		in_bytes += h.raw_size;
 		out_bytes += out_len;
-		if (out_len > HA_CHUNK_MAX_RAW)
-			die("a chunk that grew too large");
-		if (h.codec == HA_CODEC_RAW) {
-			n = out_len;
-			comp = grow(comp, &comp_cap, n);
-			memcpy(comp, out, n);
-		} else {
-			ZSTD_CCtx *cc = ZSTD_createCCtx();
-
-			comp = grow(comp, &comp_cap, ZSTD_compressBound(out_len));
-			if (!cc)
-				die("out of memory");
-			ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 1);
-			ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
-			n = ZSTD_compress2(cc, comp, comp_cap, out, out_len);
-			ZSTD_freeCCtx(cc);
-			if (ZSTD_isError(n))
-				die("cannot compress");
-		}
-		h.comp_size = (uint32_t)n;
-		h.raw_size = (uint32_t)out_len;
-		if (fwrite(&h, sizeof(h), 1, outf) != 1 || fwrite(comp, 1, n, outf) != n)
-			die("cannot write the output");
+		write_chunk(outf, h.codec, h.seq, out, out_len);
 	}
 	if (fclose(outf))
 		die("cannot write the output");
 	fclose(in);
 	printf("%llu batches, %llu events: %zu bytes -> %zu bytes\n", batches, events, in_bytes,
 	       out_bytes);
-	free(cbuf);
 	free(raw);
-	free(comp);
 	free(out);
 	return 0;
 }
