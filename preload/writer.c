@@ -490,9 +490,8 @@ static int encode_ring(struct ha_ring *r, uint64_t tail, uint64_t head)
 	while (tail < head) {
 		const struct ha_rec *rec = (const struct ha_rec *)(r->buf + (tail & mask));
 		const uint64_t *frames = (const uint64_t *)(rec + 1);
-		uint64_t ts, pre = 0, dts, zaddr;
+		uint64_t ts, pre = 0, dts;
 		uint32_t sid = 0;
-		unsigned bits;
 		uint8_t kind;
 		uint8_t *p;
 
@@ -555,27 +554,12 @@ static int encode_ring(struct ha_ring *r, uint64_t tail, uint64_t head)
 			W.events_written++;
 			continue;
 		}
-		bits = 0;
-		zaddr = ha_pack_delta(rec->addr, bases, &bits);
-		bases[kind == HA_EV_FREE] = rec->addr;
-		/* Packed (format.h): the fields the tag sizes, then the rest.
-		 * A free's record is shorter: it ends before the size. */
-		p = ha_put_packed(p, kind, dts, zaddr, bits, kind == HA_EV_FREE ? 0 : rec->b, sid);
-		switch (kind) {
-		case HA_EV_FREE:
-		case HA_EV_MALLOC:
-		case HA_EV_VALLOC:
-		case HA_EV_PVALLOC:
-			break;
-		case HA_EV_REALLOC:
-		case HA_EV_REALLOCARRAY:
-			p = ha_put_varint(p, ha_zigzag((int64_t)(rec->a - rec->addr)));
-			p = ha_put_varint(p, pre);
-			break;
-		default:	/* calloc: nmemb; aligned: alignment */
-			p = ha_put_varint(p, rec->a);
-			break;
-		}
+		/* Packed (format.h).  A free's record is shorter: it ends
+		 * before a and b. */
+		if (kind == HA_EV_FREE)
+			p = ha_put_packed_event(p, kind, dts, rec->addr, bases, 0, 0, 0, 0);
+		else
+			p = ha_put_packed_event(p, kind, dts, rec->addr, bases, rec->b, sid, rec->a, pre);
 		W.events.len = (size_t)(p - W.events.p);
 		W.events_written++;
 	}

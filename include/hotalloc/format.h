@@ -270,4 +270,29 @@ static inline uint8_t *ha_put_packed(uint8_t *p, unsigned kind, uint64_t dts, ui
 	return ha_put_le(p, stack, ck + 1);
 }
 
+/* A whole packed event but a mark (whose name follows its fields): the
+ * delta of addr from the batch's bases (which it then updates), the tag and
+ * fields, and the varints of its kind (ha_pack_extras): a is realloc's old
+ * block, then pre its time before the call; calloc's nmemb, whose size is
+ * the element's; the aligned kinds' alignment.  Needs HA_PACK_MAX bytes. */
+static inline uint8_t *ha_put_packed_event(uint8_t *p, unsigned kind, uint64_t dts, uint64_t addr,
+					   uint64_t bases[2], uint64_t size, uint32_t stack,
+					   uint64_t a, uint64_t pre)
+{
+	unsigned bits = 0;
+	uint64_t z = ha_pack_delta(addr, bases, &bits);
+
+	bases[kind == HA_EV_FREE] = addr;
+	p = ha_put_packed(p, kind, dts, z, bits, size, stack);
+	switch (ha_pack_extras(kind)) {
+	case 2:
+		p = ha_put_varint(p, ha_zigzag((int64_t)(a - addr)));
+		return ha_put_varint(p, pre);
+	case 1:
+		return ha_put_varint(p, a);
+	default:
+		return p;
+	}
+}
+
 #endif

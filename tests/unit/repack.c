@@ -48,35 +48,17 @@ static void put_event(const struct ha_event *ev, uint64_t dts, uint64_t zaddr,
 	 * is what was written (exact but when the product overflowed). */
 	uint64_t elem = ev->align ? ev->size / ev->align : 0;
 
-	if (version == 3) {
-		unsigned bits = 0;
+	if (version == 3 && ev->kind == HA_EV_MARK) {
+		p = ha_put_packed(p, ev->kind, dts, 0, 0, 0, 0);
+		p = ha_put_varint(p, ev->mark_len);
+		memcpy(p, ev->mark, ev->mark_len);
+		p += ev->mark_len;
+	} else if (version == 3) {
+		bool moves = ev->kind == HA_EV_REALLOC || ev->kind == HA_EV_REALLOCARRAY;
 
-		if (ev->kind != HA_EV_MARK) {
-			zaddr = ha_pack_delta(ev->addr, bases, &bits);
-			bases[ev->kind == HA_EV_FREE] = ev->addr;
-		}
-		p = ha_put_packed(p, ev->kind, dts, zaddr, bits,
-				  ev->kind == HA_EV_CALLOC ? elem : ev->size, ev->stack);
-		switch (ev->kind) {
-		case HA_EV_FREE:
-		case HA_EV_MALLOC:
-		case HA_EV_VALLOC:
-		case HA_EV_PVALLOC:
-			break;
-		case HA_EV_MARK:
-			p = ha_put_varint(p, ev->mark_len);
-			memcpy(p, ev->mark, ev->mark_len);
-			p += ev->mark_len;
-			break;
-		case HA_EV_REALLOC:
-		case HA_EV_REALLOCARRAY:
-			p = ha_put_varint(p, zold);
-			p = ha_put_varint(p, pre);
-			break;
-		default:	/* calloc's nmemb, the aligned kinds' alignment */
-			p = ha_put_varint(p, ev->align);
-			break;
-		}
+		p = ha_put_packed_event(p, ev->kind, dts, ev->addr, bases,
+					ev->kind == HA_EV_CALLOC ? elem : ev->size, ev->stack,
+					moves ? ev->old : ev->align, pre);
 	} else {
 		*p++ = ev->kind;
 		p = ha_put_varint(p, dts);

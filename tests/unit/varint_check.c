@@ -98,8 +98,8 @@ static void check_packed(unsigned long rounds)
 
 		for (int i = 0; i < N; i++) {
 			struct ha_event *e = &want[i];
-			unsigned kind = (unsigned)(next_rand() % HA_EV_NKINDS), bits = 0;
-			uint64_t dts = any(), z = 0, elem = 0;
+			unsigned kind = (unsigned)(next_rand() % HA_EV_NKINDS);
+			uint64_t dts = any(), elem = 0, pre = 0;
 
 			memset(e, 0, sizeof(*e));
 			last = p;
@@ -118,8 +118,6 @@ static void check_packed(unsigned long rounds)
 			/* Nearby addresses, aligned or not, or anywhere. */
 			e->addr = next_rand() % 3 ? wb[next_rand() % 2] + (uint64_t)(int64_t)(int16_t)next_rand() *
 						 (next_rand() % 2 ? 16 : 1) : next_rand();
-			z = ha_pack_delta(e->addr, wb, &bits);
-			wb[kind == HA_EV_FREE] = e->addr;
 			if (kind != HA_EV_FREE) {
 				e->size = any();
 				e->stack = (uint32_t)(next_rand() >> (next_rand() % 64));
@@ -130,31 +128,16 @@ static void check_packed(unsigned long rounds)
 				if (__builtin_mul_overflow(e->align, elem, &e->size))
 					e->size = UINT64_MAX;
 			}
-			p = ha_put_packed(p, kind, dts, z, bits, kind == HA_EV_CALLOC ? elem : e->size, e->stack);
-			switch (kind) {
-			case HA_EV_FREE:
-			case HA_EV_MALLOC:
-			case HA_EV_VALLOC:
-			case HA_EV_PVALLOC:
-				break;
-			case HA_EV_REALLOC:
-			case HA_EV_REALLOCARRAY: {
-				uint64_t pre = next_rand() % 2 ? any() % (e->ts + 1) : any();
-
+			if (ha_pack_extras(kind) == 2) {	/* realloc */
+				pre = next_rand() % 2 ? any() % (e->ts + 1) : any();
 				e->old = next_rand();
 				e->pre = pre <= e->ts ? e->ts - pre : 0;
-				p = ha_put_varint(p, ha_zigzag((int64_t)(e->old - e->addr)));
-				p = ha_put_varint(p, pre);
-				break;
-			}
-			case HA_EV_CALLOC:
-				p = ha_put_varint(p, e->align);
-				break;
-			default:
+			} else if (ha_pack_extras(kind) == 1 && kind != HA_EV_CALLOC) {
 				e->align = any();
-				p = ha_put_varint(p, e->align);
-				break;
 			}
+			p = ha_put_packed_event(p, kind, dts, e->addr, wb,
+						kind == HA_EV_CALLOC ? elem : e->size, e->stack,
+						ha_pack_extras(kind) == 2 ? e->old : e->align, pre);
 		}
 		for (size_t cut = (size_t)(last - tmp); cut <= (size_t)(p - tmp); cut++) {
 			size_t len = cut;
