@@ -15,9 +15,8 @@ static struct ha_block *table_alloc(size_t n)
 	size_t bytes = n * sizeof(struct ha_block);
 	void *p;
 
-	if (bytes < HA_HUGE_PAGE / 2)
-		return xcalloc(n, sizeof(struct ha_block));
-	p = xhuge(bytes);
+	/* On a line: a block never straddles two. */
+	p = bytes < HA_HUGE_PAGE / 2 ? xaligned(64, bytes) : xhuge(bytes);
 	memset(p, 0, bytes);
 	return p;
 }

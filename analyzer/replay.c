@@ -59,6 +59,7 @@ static uint32_t mark_id(struct ha_replay *r, const char *name, size_t len)
 }
 
 static void stop_applier(struct ha_replay *r);
+static void free_aside(struct ha_aside **side);
 
 void ha_replay_free(struct ha_replay *r)
 {
@@ -66,6 +67,8 @@ void ha_replay_free(struct ha_replay *r)
 	free(r->mark_counts);
 	ha_addrmap_free(&r->live);
 	ha_addrmap_free(&r->moving);
+	free_aside(&r->aside_live);
+	free_aside(&r->aside_moving);
 	struct mark_ent *e, *tmp, *index = r->mark_index;
 
 	HASH_ITER(hh, index, e, tmp) {
@@ -283,24 +286,97 @@ static void on_mark(struct ha_replay *r, const struct ha_pend *p)
  * of up being its fraction, so the mean is exact; the random number is a hash
  * of the allocation's stack, size and number in the replay, none of which
  * moves with address-space randomization: two runs of a deterministic
- * program give the same estimates.  The block stores its weight. */
-static uint32_t weight_of(const struct ha_replay *r, uint64_t size, uint64_t stack, uint64_t serial)
+ * program give the same estimates.  The block stores which way it went
+ * (HA_BLOCK_ROUND_UP), and its weight is worked out again from its size. */
+static uint64_t weight_rounded(const struct ha_replay *r, uint64_t size, bool up)
 {
-	double w, k;
-	uint64_t h;
+	double k;
 
 	if (!r->sample_bytes || !size)
 		return 1;
+	k = floor(-1.0 / expm1(-(double)size / (double)r->sample_bytes)) + up;
+	return k < 1 ? 1 : k > 0x7fffffff ? 0x7fffffff : (uint64_t)k;
+}
+
+/* A new block's rounding: true for up. */
+static bool weight_draw(const struct ha_replay *r, uint64_t size, uint64_t stack, uint64_t serial)
+{
+	double w;
+	uint64_t h;
+
+	if (!r->sample_bytes || !size)
+		return false;
 	w = -1.0 / expm1(-(double)size / (double)r->sample_bytes);
-	k = floor(w);
 	h = (serial * 0x9e3779b97f4a7c15ull) ^ (stack << 40) ^ size;
 	h += 0x632be59bd9b4e019ull;
 	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
 	h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
 	h ^= h >> 31;
-	if ((double)(h >> 11) * 0x1.0p-53 < w - k)
-		k += 1;
-	return k < 1 ? 1 : k > 0x7fffffff ? 0x7fffffff : (uint32_t)k;
+	return (double)(h >> 11) * 0x1.0p-53 < w - floor(w);
+}
+
+static inline uint64_t block_weight(const struct ha_replay *r, const struct ha_block *b)
+{
+	return r->sample_bytes ? weight_rounded(r, ha_block_size(b), b->bits & HA_BLOCK_ROUND_UP) : 1;
+}
+
+/* A block's growth count, from its field or, past HA_BLOCK_GROWS_SAT, from
+ * its table's aside map (replay.h). */
+static inline uint64_t block_grows(struct ha_aside *side, const struct ha_block *b)
+{
+	uint64_t g = ha_block_grows_field(b);
+	struct ha_aside *e;
+
+	if (__builtin_expect(g < HA_BLOCK_GROWS_SAT, 1))
+		return g;
+	HASH_FIND(hh, side, &b->addr, sizeof(b->addr), e);
+	return e ? e->grows : g;
+}
+
+/* Sets b's growth count (b->addr must be its address in the table whose
+ * aside map *side is). */
+static void set_grows(struct ha_aside **side, struct ha_block *b, uint64_t g)
+{
+	struct ha_aside *e;
+
+	b->bits = (b->bits & ~(HA_BLOCK_GROWS_SAT << HA_BLOCK_GROWS_SHIFT)) |
+		  (g < HA_BLOCK_GROWS_SAT ? g : HA_BLOCK_GROWS_SAT) << HA_BLOCK_GROWS_SHIFT;
+	if (g < HA_BLOCK_GROWS_SAT)
+		return;
+	HASH_FIND(hh, *side, &b->addr, sizeof(b->addr), e);
+	if (!e) {
+		e = xcalloc(1, sizeof(*e));
+		e->addr = b->addr;
+		HASH_ADD(hh, *side, addr, sizeof(e->addr), e);
+	}
+	e->grows = g;
+}
+
+static void free_aside(struct ha_aside **side)
+{
+	struct ha_aside *e, *tmp;
+
+	HASH_ITER(hh, *side, e, tmp) {
+		HASH_DEL(*side, e);
+		free(e);
+	}
+}
+
+/* A block's fields for a new allocation, but for its growth count (0). */
+static inline uint64_t block_bits(uint64_t size, bool in_window, bool up)
+{
+	return size | (in_window ? HA_BLOCK_IN_WINDOW : 0) | (up ? HA_BLOCK_ROUND_UP : 0);
+}
+
+static inline struct ha_life life_of(const struct ha_block *b, uint64_t weight, uint64_t grows)
+{
+	return (struct ha_life){ .addr = b->addr, .ts = b->ts, .size = ha_block_size(b),
+				 .stack = b->stack, .tid = b->tid, .weight = weight, .grows = grows };
+}
+
+struct ha_life ha_replay_life(const struct ha_replay *r, const struct ha_block *b)
+{
+	return life_of(b, block_weight(r, b), block_grows(r->aside_live, b));
 }
 
 /* The live table's slot for a new block at addr.  One already there is a
@@ -316,9 +392,11 @@ claim_live(struct ha_replay *r, uint64_t addr)
 	b = ha_addrmap_claim(&r->live, addr, &found);
 	if (found) {
 		t->conflicts++;
-		if (b->in_window) {
-			t->live_bytes -= (uint64_t)b->weight * b->size;
-			t->live_blocks -= b->weight;
+		if (ha_block_in_window(b)) {
+			uint64_t w = block_weight(r, b);
+
+			t->live_bytes -= w * ha_block_size(b);
+			t->live_blocks -= w;
 		}
 	}
 	return b;
@@ -335,19 +413,21 @@ static bool apply_fast(struct ha_replay *r, struct ha_sites *s, const struct ha_
 	unsigned op = ha_pend_op(p), kind = ha_pend_kind(p);
 	uint64_t w, size;
 	struct ha_block *b;
-	bool peak;
+	struct ha_life l;
+	bool peak, up;
 
 	if (op == HA_OP_FREE && !(p->bits & HA_PEND_LINKED)) {
 		b = ha_addrmap_find(&r->live, p->addr);
-		if (!b || !b->in_window)
+		if (!b || !ha_block_in_window(b))
 			return false;
-		w = b->weight;
+		w = block_weight(r, b);
+		l = life_of(b, w, block_grows(r->aside_live, b));
 		t->frees += w;
-		t->live_bytes -= w * b->size;
+		t->live_bytes -= w * l.size;
 		t->live_blocks -= w;
 		if (p->bits & HA_PEND_CALL)
 			t->calls[kind] += w;
-		ha_sites_release(s, p, b);
+		ha_sites_release(s, p, &l);
 		ha_addrmap_erase(&r->live, b);
 		return true;
 	}
@@ -355,15 +435,13 @@ static bool apply_fast(struct ha_replay *r, struct ha_sites *s, const struct ha_
 		return false;
 	size = ha_pend_size(p);
 	b = claim_live(r, p->addr);
-	b->size = size;
+	++r->serial;
+	up = r->sample_bytes && weight_draw(r, size, p->stack, r->serial);
+	w = r->sample_bytes ? weight_rounded(r, size, up) : 1;
 	b->ts = p->ts;
-	b->serial = ++r->serial;
+	b->bits = block_bits(size, true, up);
 	b->stack = p->stack;
 	b->tid = p->tid;
-	b->grows = 0;
-	w = r->sample_bytes ? weight_of(r, size, p->stack, r->serial) : 1;
-	b->in_window = 1;
-	b->weight = (uint32_t)w;
 	t->allocations += w;
 	t->bytes_allocated += w * size;
 	t->live_bytes += w * size;
@@ -371,7 +449,8 @@ static bool apply_fast(struct ha_replay *r, struct ha_sites *s, const struct ha_
 	peak = note_peak(t, p->ts);
 	if (p->bits & HA_PEND_CALL)
 		t->calls[kind] += w;
-	ha_sites_born(s, b);
+	l = life_of(b, w, 0);
+	ha_sites_born(s, &l);
 	if (peak)
 		s->epoch++;
 	return true;
@@ -383,9 +462,9 @@ static __attribute__((noinline)) void apply_any(struct ha_replay *r, const struc
 {
 	struct ha_totals *t = &r->tot;
 	struct ha_block old, *cur, moved, *slot = NULL;
-	const struct ha_block *born = NULL;	/* in the live table: valid until the next change */
-	bool have_old = false, peak = false, in = r->window == HA_WIN_IN;
-	uint32_t grows = 0;
+	struct ha_life freed, born;
+	bool have_old = false, have_born = false, peak = false, in = r->window == HA_WIN_IN, up;
+	uint64_t grows = 0;
 	uint64_t w = 1;		/* the call's weight: its block's */
 	uint64_t size = ha_pend_size(p);
 	unsigned kind = ha_pend_kind(p);
@@ -405,11 +484,12 @@ static __attribute__((noinline)) void apply_any(struct ha_replay *r, const struc
 		return;
 	case HA_OP_FREE:
 		if (ha_addrmap_remove(&r->live, p->addr, &old)) {
-			w = old.weight;
-			have_old = old.in_window;
+			w = block_weight(r, &old);
+			freed = life_of(&old, w, block_grows(r->aside_live, &old));
+			have_old = ha_block_in_window(&old);
 			if (have_old && in) {
 				t->frees += w;
-				t->live_bytes -= w * old.size;
+				t->live_bytes -= w * freed.size;
 				t->live_blocks -= w;
 			} else if (have_old) {
 				/* Born in the window, freed after it: the window's
@@ -420,9 +500,9 @@ static __attribute__((noinline)) void apply_any(struct ha_replay *r, const struc
 				/* The first half of a moving realloc: the new block
 				 * carries this one's history. */
 				old.addr = link;
+				set_grows(&r->aside_moving, &old, freed.grows);
 				ha_addrmap_remove(&r->moving, link, NULL);
 				ha_addrmap_insert(&r->moving, &old);
-				old.addr = p->addr;
 			}
 		} else if (in) {
 			t->unmatched_frees++;
@@ -430,30 +510,31 @@ static __attribute__((noinline)) void apply_any(struct ha_replay *r, const struc
 		break;
 	case HA_OP_RESIZE:
 		cur = ha_addrmap_find(&r->live, p->addr);
-		if (cur && (!in || !cur->in_window)) {
+		if (cur && (!in || !ha_block_in_window(cur))) {
 			/* Resized across the window's edge: a block from before
 			 * the window is born into it, one from the window leaves
 			 * the figures that were settled when it closed. */
 			ha_addrmap_remove(&r->live, p->addr, &old);
-			grows = old.grows + (size > old.size);
+			grows = block_grows(r->aside_live, &old) + (size > ha_block_size(&old));
 			goto alloc;
 		}
 		if (cur) {
-			old = *cur;
+			uint64_t ow = block_weight(r, cur);
+
+			freed = life_of(cur, ow, block_grows(r->aside_live, cur));
 			have_old = true;
-			w = weight_of(r, size, p->stack, r->serial);
-			t->frees += old.weight;
-			t->live_bytes += w * size - (uint64_t)old.weight * old.size;
-			t->live_blocks += w - old.weight;
-			if (size > cur->size)
-				cur->grows++;
-			cur->size = size;
+			up = weight_draw(r, size, p->stack, r->serial++);
+			w = weight_rounded(r, size, up);
+			t->frees += ow;
+			t->live_bytes += w * size - ow * freed.size;
+			t->live_blocks += w - ow;
 			cur->ts = p->ts;
-			cur->serial = ++r->serial;
+			cur->bits = block_bits(size, true, up);
 			cur->stack = p->stack;
 			cur->tid = p->tid;
-			cur->weight = (uint32_t)w;
-			born = cur;
+			set_grows(&r->aside_live, cur, freed.grows + (size > freed.size));
+			born = life_of(cur, w, freed.grows + (size > freed.size));
+			have_born = true;
 			t->allocations += w;
 			t->bytes_allocated += w * size;
 			peak = note_peak(t, p->ts);
@@ -464,7 +545,7 @@ static __attribute__((noinline)) void apply_any(struct ha_replay *r, const struc
 	case HA_OP_ALLOC:
 		if ((kind == HA_EV_REALLOC || kind == HA_EV_REALLOCARRAY) &&
 		    ha_addrmap_remove(&r->moving, p->addr, &moved))
-			grows = moved.grows + (size > moved.size);
+			grows = block_grows(r->aside_moving, &moved) + (size > ha_block_size(&moved));
 		slot = claim_live(r, p->addr);
 alloc:
 		if (!slot) {
@@ -474,18 +555,18 @@ alloc:
 		}
 		/* Field by field into its slot: a block built on the stack and
 		 * copied would be read back wide before its stores settle. */
-		slot->size = size;
+		++r->serial;
+		up = weight_draw(r, size, p->stack, r->serial);
+		w = weight_rounded(r, size, up);
 		slot->ts = p->ts;
-		slot->serial = ++r->serial;
+		slot->bits = block_bits(size, in, up);
 		slot->stack = p->stack;
 		slot->tid = p->tid;
-		slot->grows = grows;
-		w = weight_of(r, size, p->stack, r->serial);
-		slot->in_window = in;
-		slot->weight = (uint32_t)w;
+		set_grows(&r->aside_live, slot, grows);
 		if (!in)
 			break;
-		born = slot;
+		born = life_of(slot, w, grows);
+		have_born = true;
 		t->allocations += w;
 		t->bytes_allocated += w * size;
 		t->live_bytes += w * size;
@@ -496,7 +577,7 @@ alloc:
 	if (call && in)
 		t->calls[kind] += w;
 	if (r->observe)
-		r->observe(r->observe_ctx, p, have_old ? &old : NULL, born, peak);
+		r->observe(r->observe_ctx, p, have_old ? &freed : NULL, have_born ? &born : NULL, peak);
 }
 
 /* Applies one operation; link is a moving realloc's new address (its

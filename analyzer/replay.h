@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <uthash.h>
 #include "addrmap.h"
 #include "order.h"
 #include "hotalloc/format.h"
@@ -86,6 +87,23 @@ static inline uint64_t ha_pend_link(const struct ha_pend *p)
 	return (p->bits & HA_PEND_SIZE_MAX) | (uint64_t)p->stack << 48;
 }
 
+/* A block as the figures see it: its table fields with its weight and its
+ * whole growth count, which the table keeps in a compact form (addrmap.h). */
+struct ha_life {
+	uint64_t addr, ts, size;
+	uint32_t stack, tid;
+	uint64_t weight;	/* allocations it stands for: 1, or more in a sampled trace */
+	uint64_t grows;		/* growing reallocs in its history */
+};
+
+/* A growth count of HA_BLOCK_GROWS_SAT or more, by the block's address:
+ * set whenever a block's field reaches HA_BLOCK_GROWS_SAT, read only while
+ * it is there, so an entry left by a block gone is never read. */
+struct ha_aside {
+	UT_hash_handle hh;
+	uint64_t addr, grows;
+};
+
 enum { HA_OP_FREE = 0, HA_OP_RESIZE = 1, HA_OP_ALLOC = 2, HA_OP_NOP = 3, HA_OP_MARK = 4 };
 
 /* A marker name seen in the trace, and the roles --from/--to/--per give it. */
@@ -111,8 +129,8 @@ struct ha_replay {
 	/* Optional observer of each operation after it was applied (for reports
 	 * beyond the totals): freed is the block it released and born the block
 	 * it created (NULL when none); new_peak says the total peak was raised. */
-	void (*observe)(void *ctx, const struct ha_pend *op, const struct ha_block *freed,
-			const struct ha_block *born, bool new_peak);
+	void (*observe)(void *ctx, const struct ha_pend *op, const struct ha_life *freed,
+			const struct ha_life *born, bool new_peak);
 	void *observe_ctx;
 	char gap0[64];
 
@@ -133,7 +151,8 @@ struct ha_replay {
 	struct ha_totals tot;
 	struct ha_addrmap live;
 	struct ha_addrmap moving;	/* realloc'd blocks between their release and new address */
-	uint64_t serial;
+	struct ha_aside *aside_live, *aside_moving;	/* the two tables' long growth counts */
+	uint64_t serial;		/* allocations so far: a sampled weight's random draw */
 	int window;			/* HA_WIN_* */
 	uint64_t window_start, window_end;
 	bool window_closed;		/* leaks were taken when --to came */
@@ -152,5 +171,7 @@ void ha_replay_batch(struct ha_replay *r, struct ha_cursor *c, uint32_t tid, uin
 void ha_replay_sync(struct ha_replay *r, uint64_t ts);
 /* Applies every pending event: call at the end of the trace. */
 void ha_replay_finish(struct ha_replay *r);
+/* Block b of the live table, as the figures see it (for closing). */
+struct ha_life ha_replay_life(const struct ha_replay *r, const struct ha_block *b);
 
 #endif

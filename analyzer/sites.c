@@ -109,8 +109,8 @@ uint64_t ha_site_peak_bytes(const struct ha_sites *s, const struct ha_site *site
 	return site->saved_epoch == s->epoch ? site->saved_live : site->live_bytes;
 }
 
-void ha_sites_observe(void *ctx, const struct ha_pend *op, const struct ha_block *freed,
-		      const struct ha_block *born, bool new_peak)
+void ha_sites_observe(void *ctx, const struct ha_pend *op, const struct ha_life *freed,
+		      const struct ha_life *born, bool new_peak)
 {
 	struct ha_sites *s = ctx;
 
@@ -147,19 +147,20 @@ void ha_sites_finish(void *ctx, struct ha_replay *r)
 	struct ha_addrmap *m = &r->live;
 
 	for (size_t i = 0; i <= m->mask; i++) {
-		const struct ha_block *b = &m->slots[i];
 		struct ha_site *site;
+		struct ha_life b;
 
-		if (!b->addr || !b->in_window)
+		if (!m->slots[i].addr || !ha_block_in_window(&m->slots[i]))
 			continue;
-		site = ha_site_of(s, b->stack);
-		site->leaked_blocks += b->weight;
-		site->leaked_bytes += (uint64_t)b->weight * b->size;
-		if (b->grows >= 2) {
-			site->chains += b->weight;
-			site->chain_reallocs += (uint64_t)b->weight * b->grows;
-			site->chain_final_bytes += (uint64_t)b->weight * b->size;
-			s->chains += b->weight;
+		b = ha_replay_life(r, &m->slots[i]);
+		site = ha_site_of(s, b.stack);
+		site->leaked_blocks += b.weight;
+		site->leaked_bytes += b.weight * b.size;
+		if (b.grows >= 2) {
+			site->chains += b.weight;
+			site->chain_reallocs += b.weight * b.grows;
+			site->chain_final_bytes += b.weight * b.size;
+			s->chains += b.weight;
 		}
 	}
 }

@@ -30,7 +30,7 @@ struct ha_site {
 struct ha_thread_stats {
 	uint32_t tid;
 	uint64_t allocations, bytes, frees, cross_thread_frees;
-	uint64_t last_serial;		/* its latest allocation, for "temporary" */
+	uint64_t last_addr, last_ts;	/* its latest allocation, for "temporary" */
 };
 
 struct ha_sites {
@@ -97,7 +97,7 @@ static inline void ha_site_save_for_peak(const struct ha_sites *s, struct ha_sit
 
 /* Block b released by op: freed, or the old part of a realloc. */
 static inline void ha_sites_release(struct ha_sites *s, const struct ha_pend *op,
-				    const struct ha_block *b)
+				    const struct ha_life *b)
 {
 	struct ha_site *site = ha_site_of(s, b->stack);
 	uint64_t life = op->ts > b->ts ? op->ts - b->ts : 0;
@@ -127,8 +127,11 @@ static inline void ha_sites_release(struct ha_sites *s, const struct ha_pend *op
 		site->cross_thread_frees += w;
 		th->cross_thread_frees += w;
 		s->cross_thread_frees += w;
-	} else if (th->last_serial == b->serial && gone) {
-		/* Freed by its thread before that thread allocated anything else. */
+	} else if (th->last_addr == b->addr && th->last_ts == b->ts && gone) {
+		/* Freed by its thread before that thread allocated anything else:
+		 * the thread's latest block has its address and its time (an
+		 * earlier block of the thread there, or one made at that time,
+		 * was gone before the latest was made). */
 		site->temporary += w;
 		s->temporary += w;
 		young = true;
@@ -145,7 +148,7 @@ static inline void ha_sites_release(struct ha_sites *s, const struct ha_pend *op
 }
 
 /* Block b just allocated (or resized into being). */
-static inline void ha_sites_born(struct ha_sites *s, const struct ha_block *b)
+static inline void ha_sites_born(struct ha_sites *s, const struct ha_life *b)
 {
 	struct ha_site *site = ha_site_of(s, b->stack);
 	struct ha_thread_stats *th = ha_thread_of(s, b->tid);
@@ -161,14 +164,15 @@ static inline void ha_sites_born(struct ha_sites *s, const struct ha_block *b)
 	s->size_hist[k] += w;
 	th->allocations += w;
 	th->bytes += w * b->size;
-	th->last_serial = b->serial;
+	th->last_addr = b->addr;
+	th->last_ts = b->ts;
 }
 
 void ha_sites_init(struct ha_sites *s, uint64_t short_ns);
 void ha_sites_free(struct ha_sites *s);
 /* Observer for struct ha_replay (ctx = struct ha_sites). */
-void ha_sites_observe(void *ctx, const struct ha_pend *op, const struct ha_block *freed,
-		      const struct ha_block *born, bool new_peak);
+void ha_sites_observe(void *ctx, const struct ha_pend *op, const struct ha_life *freed,
+		      const struct ha_life *born, bool new_peak);
 void ha_sites_stack(struct ha_sites *s, uint32_t id, const uint64_t *frames, unsigned n);
 /* When the window closes (or the trace ends): leaks from the live blocks
  * born in the window.  The replay's closing callback (ctx = struct ha_sites). */

@@ -136,12 +136,18 @@ report() {
 	return "$st"
 }
 
-# record NAME [AS [OPTION...]]: traces workload NAME into $TR/AS.trace (AS defaults to
-# NAME), with the record OPTIONs given.
+# record NAME [AS [OPTION...] [-- ARG...]]: traces workload NAME, run with the ARGs,
+# into $TR/AS.trace (AS defaults to NAME), with the record OPTIONs given.
 record() {
-	local name=$1 as=${2:-$1} st
+	local name=$1 as=${2:-$1} st opts=()
 	shift 2 2>/dev/null || shift
-	timeout "$TIMEOUT" "$HA" record "$@" -o "$TR/$as.trace" -- "$W/$name" >"$TR/$as.out" 2>"$TR/$as.err"
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	timeout "$TIMEOUT" "$HA" record "${opts[@]}" -o "$TR/$as.trace" -- "$W/$name" "$@" \
+		>"$TR/$as.out" 2>"$TR/$as.err"
 	st=$?
 	expect_eq "record $as: exit status" 0 "$st"
 	[ -s "$TR/$as.trace" ] || fail "record $as: expected a trace in '$TR/$as.trace' got none ($(tail -n 2 "$TR/$as.err" | tr '\n' '|'))"
@@ -242,6 +248,17 @@ case_realloc() {
 	expect "grow_once's realloc (grown once): allocations, no chain" "50 0" \
 		'"%d %d" % ((s := site("grow_once", int(arg)))["allocations"], s["realloc_chains"]["chains"])' \
 		"$(marker_line once_realloc regrow.c)"
+
+	# Chains longer than a live block's growth field holds (16,383), moved on the way.
+	REP=$OUT/realloc-long.json
+	report "$REP" --format json "$TR/regrow-long.trace" || return
+	expect "long: totals realloc_chains" 2 'total("realloc_chains")'
+	expect "long: freed chain: allocations, chains, reallocs, final bytes" "20000 1 19999 160000" \
+		'"%d %d %d %d" % ((s := site("grow_long_freed", int(arg)))["allocations"], *s["realloc_chains"].values())' \
+		"$(marker_line long_freed regrow.c)"
+	expect "long: leaked chain: allocations, chains, reallocs, final bytes, leaked" "17000 1 16999 136000 1" \
+		'"%d %d %d %d %d" % ((s := site("grow_long_leaked", int(arg)))["allocations"], *s["realloc_chains"].values(), s["leaked_blocks"])' \
+		"$(marker_line long_leaked regrow.c)"
 }
 
 # 5. Temporary blocks: 500 + 1 + 200 freed before anything else was allocated, and
@@ -445,6 +462,7 @@ for w in $WORKLOADS; do
 done
 record leaksites leaksites-again
 record leaksites leaksites-depth2 --depth 2
+record regrow regrow-long -- long
 
 # run_pass DIR PREFIX ANALYZER: every case with ANALYZER, check names starting with
 # PREFIX, reports in $TMPROOT/DIR/CASE/.
