@@ -322,15 +322,19 @@ static inline uint64_t block_weight(const struct ha_replay *r, const struct ha_b
 
 /* A block's growth count, from its field or, past HA_BLOCK_GROWS_SAT, from
  * its table's aside map (replay.h). */
+static __attribute__((noinline)) uint64_t aside_grows(struct ha_aside *side, uint64_t addr)
+{
+	struct ha_aside *e;
+
+	HASH_FIND(hh, side, &addr, sizeof(addr), e);
+	return e ? e->grows : HA_BLOCK_GROWS_SAT;
+}
+
 static inline uint64_t block_grows(struct ha_aside *side, const struct ha_block *b)
 {
 	uint64_t g = ha_block_grows_field(b);
-	struct ha_aside *e;
 
-	if (__builtin_expect(g < HA_BLOCK_GROWS_SAT, 1))
-		return g;
-	HASH_FIND(hh, side, &b->addr, sizeof(b->addr), e);
-	return e ? e->grows : g;
+	return __builtin_expect(g < HA_BLOCK_GROWS_SAT, 1) ? g : aside_grows(side, b->addr);
 }
 
 /* Sets b's growth count (b->addr must be its address in the table whose
@@ -600,6 +604,7 @@ enum { PIPE_CAP = 131072, PIPE_AHEAD = 16, PIPE_FAR = 64 };
  * and up to 260,000; a larger one is taken in parts (order.h). */
 enum { TAKE_MAX = 65536 };
 enum { AHEAD = 8 };	/* how far ahead the lone thread prefetches the table */
+enum { COPY_AHEAD = 16 };	/* how far ahead the reader prefetches what it hands over */
 
 /* The applying thread: takes the ordered operations from the pipe. */
 static void *applier(void *arg)
@@ -667,6 +672,8 @@ static void release(struct ha_replay *r, uint64_t limit)
 			for (size_t i = 0; i < n; i++) {
 				struct ha_pipe_item *it = ha_pipe_slot(r->pipe);
 
+				if (i + COPY_AHEAD < n)
+					__builtin_prefetch(e[i + COPY_AHEAD].p);
 				it->op = *e[i].p;
 				ha_pipe_put(r->pipe);
 			}
