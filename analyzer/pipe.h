@@ -60,6 +60,18 @@ static inline struct ha_pipe_item *ha_pipe_slot(struct ha_pipe *p)
 	return ha_pipe_slot_wait(p);
 }
 
+/* Producer: asks for the line of the slot k places ahead of the next one,
+ * to write: the consumer read it last, on its own core, and a store that
+ * finds it there waits for it (PREFETCHW; a no-op where it is not known). */
+static inline void ha_pipe_prefetch_slot(const struct ha_pipe *p, size_t k)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("prefetchw %0" : : "m"(p->v[(p->put_pos + k) & p->mask]));
+#else
+	__builtin_prefetch(&p->v[(p->put_pos + k) & p->mask], 1);
+#endif
+}
+
 static inline void ha_pipe_put(struct ha_pipe *p)
 {
 	if (++p->put_pos % HA_PIPE_BATCH == 0)

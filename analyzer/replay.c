@@ -604,7 +604,9 @@ enum { PIPE_CAP = 131072, PIPE_AHEAD = 16, PIPE_FAR = 64 };
  * and up to 260,000; a larger one is taken in parts (order.h). */
 enum { TAKE_MAX = 65536 };
 enum { AHEAD = 8 };	/* how far ahead the lone thread prefetches the table */
-enum { COPY_AHEAD = 16 };	/* how far ahead the reader prefetches what it hands over */
+/* How far ahead the reader prefetches what it hands over, and the pipe
+ * slots it will write (32 and 64 the same on churn, 16 slower). */
+enum { COPY_AHEAD = 16, PUT_AHEAD = 32 };
 
 /* The applying thread: takes the ordered operations from the pipe. */
 static void *applier(void *arg)
@@ -674,6 +676,7 @@ static void release(struct ha_replay *r, uint64_t limit)
 
 				if (i + COPY_AHEAD < n)
 					__builtin_prefetch(e[i + COPY_AHEAD].p);
+				ha_pipe_prefetch_slot(r->pipe, PUT_AHEAD);
 				it->op = *e[i].p;
 				ha_pipe_put(r->pipe);
 			}
