@@ -26,6 +26,9 @@
 #endif
 
 _Static_assert(sizeof(struct ha_order_block) == 64, "a block's header is one cache line");
+_Static_assert(HA_ORDER_ARENA == HA_HUGE_PAGE, "an arena is a huge page");
+_Static_assert(HA_ORDER_ARENA / sizeof(struct ha_pend) <= 1u << 16, "a handle's place is 16 bits");
+_Static_assert(sizeof(struct ha_order_block) % sizeof(struct ha_pend) == 0, "operations on handles");
 
 /* The queue's i-th operation (i < len): a walk along its blocks, for the
  * rare operation that arrives out of order. */
@@ -42,7 +45,7 @@ static struct ha_pend *at(const struct ha_order_queue *q, size_t i)
 }
 
 enum { BLOCK_BYTES = sizeof(struct ha_order_block) + HA_ORDER_BLOCK * sizeof(struct ha_pend) };
-_Static_assert(BLOCK_BYTES <= HA_HUGE_PAGE, "a block fits an arena");
+_Static_assert(BLOCK_BYTES <= HA_ORDER_ARENA, "a block fits an arena");
 
 /* A free block: from the pool, else cut from the current arena, 2 MiB on a
  * huge page, which is one page fault for 63 blocks, not 8 for one (a
@@ -55,16 +58,22 @@ static struct ha_order_block *block_get(struct ha_order *o)
 		o->pool = b->next;
 	} else {
 		if (o->arena_left < BLOCK_BYTES) {
+			if (o->narenas == HA_ORDER_MAX_ARENAS)
+				ha_die("more than %u GiB of operations waiting for their time",
+				       HA_ORDER_MAX_ARENAS / 512);
 			if (o->narenas % 16 == 0)
 				o->arenas = xrealloc(o->arenas, (o->narenas + 16) * sizeof(*o->arenas));
-			o->arena_at = o->arenas[o->narenas++] = xhuge(HA_HUGE_PAGE);
-			o->arena_left = HA_HUGE_PAGE;
-			POISON(o->arena_at, HA_HUGE_PAGE);
+			o->arena_at = o->arenas[o->narenas++] = xhuge(HA_ORDER_ARENA);
+			o->arena_left = HA_ORDER_ARENA;
+			POISON(o->arena_at, HA_ORDER_ARENA);
 		}
 		b = (struct ha_order_block *)o->arena_at;
 		o->arena_at += BLOCK_BYTES;
 		o->arena_left -= BLOCK_BYTES;
 		UNPOISON(b, sizeof(*b));
+		b->handle = (uint32_t)(o->narenas - 1) << 16 |
+			    (uint32_t)(((char *)ha_order_ops(b) - o->arenas[o->narenas - 1]) /
+				       sizeof(struct ha_pend));
 	}
 	UNPOISON(ha_order_ops(b), HA_ORDER_BLOCK * sizeof(struct ha_pend));
 	b->next = NULL;
@@ -90,7 +99,7 @@ void ha_order_init(struct ha_order *o)
 void ha_order_free(struct ha_order *o)
 {
 	for (size_t i = 0; i < o->narenas; i++) {
-		UNPOISON(o->arenas[i], HA_HUGE_PAGE);
+		UNPOISON(o->arenas[i], HA_ORDER_ARENA);
 		free(o->arenas[i]);
 	}
 	free(o->arenas);
@@ -279,60 +288,75 @@ void ha_order_commit_n(struct ha_order *o, size_t m, int sorted)
 	activate(o, qi);
 }
 
-/* Sorts n entries of a by key, stably; b is as large; returns the one that
- * holds them sorted.  Keys are below 2^bits.  Least significant digit first,
- * each pass a counting sort on up to 12 bits (4096 counters, 16 KiB a
- * pass): the keys of a SYNC's worth of operations, times within a few
- * milliseconds of each other, take two passes. */
-enum { DIGIT_MAX = HA_ORDER_DIGIT, RADIX_FROM = 48 };
+/* Sorts n entries of a by their time (ha_order_take), stably; b is as large;
+ * returns the one that holds them sorted.  Times are below 2^bits.  Least
+ * significant digit first, each pass a counting sort on 12 bits (4096
+ * counters, 16 KiB a pass): a SYNC's worth of operations, times within a few
+ * milliseconds of each other, take two passes, whose counts the caller made
+ * as it wrote the entries (o->count[0] and [1]); a third is counted here. */
+enum { DIGIT = HA_ORDER_DIGIT, DIGIT_MASK = (1u << DIGIT) - 1, RADIX_FROM = 48, COUNTED = 2 };
+enum { KEY = 32 };	/* where an entry's time starts */
 
-static struct ha_order_sorted *radix_sort(struct ha_order *o, struct ha_order_sorted *a,
-					  struct ha_order_sorted *b, size_t n, unsigned bits)
+static uint64_t *radix_sort(struct ha_order *o, uint64_t *a, uint64_t *b, size_t n, unsigned bits)
 {
-	unsigned passes = (bits + DIGIT_MAX - 1) / DIGIT_MAX, digit;
-	uint32_t (*count)[1u << DIGIT_MAX];
-	uint64_t mask;
+	unsigned passes = (bits + DIGIT - 1) / DIGIT;
+	uint32_t (*count)[1u << DIGIT] = o->count;
 
 	if (n < RADIX_FROM) {
 		/* Few: insertion, stable. */
 		for (size_t i = 1; i < n; i++) {
-			struct ha_order_sorted e = a[i];
+			uint64_t e = a[i];
 			size_t j = i;
 
-			for (; j > 0 && a[j - 1].key > e.key; j--)
+			for (; j > 0 && a[j - 1] >> KEY > e >> KEY; j--)
 				a[j] = a[j - 1];
 			a[j] = e;
 		}
 		return a;
 	}
-	if (!o->count)
-		o->count = xmalloc(HA_ORDER_PASSES * sizeof(*o->count));
-	count = o->count;
-	digit = (bits + passes - 1) / passes;
-	mask = (1ull << digit) - 1;
-	memset(count, 0, passes * sizeof(count[0]));
-	for (size_t i = 0; i < n; i++)
-		for (unsigned k = 0; k < passes; k++)
-			count[k][(a[i].key >> (k * digit)) & mask]++;
-	for (unsigned k = 0, shift = 0; k < passes; k++, shift += digit) {
+	if (passes > COUNTED) {
+		memset(count[COUNTED], 0, (passes - COUNTED) * sizeof(count[0]));
+		for (size_t i = 0; i < n; i++)
+			for (unsigned k = COUNTED; k < passes; k++)
+				count[k][(a[i] >> (KEY + k * DIGIT)) & DIGIT_MASK]++;
+	}
+	for (unsigned k = 0, shift = KEY; k < passes; k++, shift += DIGIT) {
 		uint32_t sum = 0, *c = count[k];
-		struct ha_order_sorted *t;
+		uint64_t *t;
 
-		if (c[(a[0].key >> shift) & mask] == n)
+		if (c[(a[0] >> shift) & DIGIT_MASK] == n)
 			continue;	/* one digit for all: nothing moves */
-		for (size_t d = 0; d <= mask; d++) {
+		for (size_t d = 0; d <= DIGIT_MASK; d++) {
 			uint32_t m = c[d];
 
 			c[d] = sum;
 			sum += m;
 		}
 		for (size_t i = 0; i < n; i++)
-			b[c[(a[i].key >> shift) & mask]++] = a[i];
+			b[c[(a[i] >> shift) & DIGIT_MASK]++] = a[i];
 		t = a;
 		a = b;
 		b = t;
 	}
 	return a;
+}
+
+/* Operations of one time from different threads, sorted by time alone, put
+ * in (time, op) order: releases before allocations, otherwise as they were.
+ * (Entries without the op: a SYNC's times take two passes, not three.) */
+static void order_ties(const struct ha_order *o, uint64_t *e, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		if (__builtin_expect(e[i] >> KEY != e[i - 1] >> KEY, 1))
+			continue;
+		uint64_t x = e[i];
+		unsigned op = ha_pend_op(ha_order_op(o, x));
+		size_t j = i;
+
+		for (; j > 0 && e[j - 1] >> KEY == x >> KEY && ha_pend_op(ha_order_op(o, e[j - 1])) > op; j--)
+			e[j] = e[j - 1];
+		e[j] = x;
+	}
 }
 
 /* How many of q's operations are older than limit, or some number above
@@ -387,12 +411,10 @@ static int by_index(const void *x, const void *y)
 	return (a > b) - (a < b);
 }
 
-size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max,
-		     const struct ha_order_sorted **out)
+size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max, const uint64_t **out)
 {
 	size_t nsel = 0, n = 0, want, kept = 0, from = 0;
-	uint64_t base = UINT64_MAX, span = 0;
-	struct ha_order_sorted *e;
+	uint64_t base = UINT64_MAX, span = 0, *e;
 
 	settle(o);
 	*out = NULL;
@@ -409,9 +431,10 @@ size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max,
 	}
 	if (!nsel)
 		return 0;
-	/* Keys are times since base in 61 bits (a corrupt trace's may not be). */
-	if (limit - base > (1ull << 60))
-		limit = base + (1ull << 60);
+	/* Entries hold times since base in 32 bits: a longer span is taken
+	 * in parts (a trace with a pause between two SYNCs). */
+	if (limit - base > (1ull << KEY))
+		limit = base + (1ull << KEY);
 	/* Too many: an earlier limit, halving the time, for a part of them;
 	 * the rest come with the next call.  (Not below base + 1: what is
 	 * stamped base is taken whole, however many.) */
@@ -429,14 +452,18 @@ size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max,
 		while (cap < want)
 			cap *= 2;
 		free(o->sort_a);
-		/* Both arrays in one: 2 MiB on a huge page at 65,536 (order.h). */
+		/* Both arrays in one: 1 MiB at 65,536 (order.h). */
 		o->sort_a = xlarge(2 * cap * sizeof(*o->sort_a));
 		o->sort_b = o->sort_a + cap;
 		o->sort_cap = cap;
 	}
 	/* Queue order, so that equal keys keep it: the one first seen first. */
-	if (nsel > 1)
+	if (nsel > 1) {
 		qsort(o->sel, nsel, sizeof(*o->sel), by_index);
+		if (!o->count)
+			o->count = xmalloc(HA_ORDER_PASSES * sizeof(*o->count));
+		memset(o->count, 0, COUNTED * sizeof(*o->count));
+	}
 	e = o->sort_a;
 	for (size_t i = 0; i < nsel; i++) {
 		struct ha_order_queue *q = &o->q[o->sel[i]];
@@ -446,10 +473,20 @@ size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max,
 			struct ha_pend *v = ha_order_ops(q->hb);
 			uint32_t end = q->hb->n, k = q->hi;
 
-			for (; k < end && v[k].ts < limit; k++) {
-				e[n].key = (v[k].ts - base) << 3 | ha_pend_op(&v[k]);
-				e[n].p = &v[k];
-				n++;
+			if (nsel > 1) {
+				/* The first two passes' counts, while the keys are at hand. */
+				uint32_t (*count)[1u << DIGIT] = o->count;
+
+				for (; k < end && v[k].ts < limit; k++) {
+					uint64_t key = v[k].ts - base;
+
+					e[n++] = key << KEY | (q->hb->handle + k);
+					count[0][key & DIGIT_MASK]++;
+					count[1][(key >> DIGIT) & DIGIT_MASK]++;
+				}
+			} else {
+				for (; k < end && v[k].ts < limit; k++)
+					e[n++] = (v[k].ts - base) << KEY | (q->hb->handle + k);
 			}
 			taken += k - q->hi;
 			q->hi = k;
@@ -462,13 +499,16 @@ size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max,
 		from++;
 		q->len -= taken;
 		o->pending -= taken;
-		if (e[n - 1].key > span)
-			span = e[n - 1].key;
+		if (e[n - 1] >> KEY > span)
+			span = e[n - 1] >> KEY;
 		/* A moving realloc's release: its link is its thread's next. */
-		for (size_t j = n - taken; j < n; j++)
-			if (e[j].p->bits & HA_PEND_LINKED)
-				ha_pend_set_link(e[j].p, j + 1 < n ? e[j + 1].p->addr :
-							 q->len ? ha_order_ops(q->hb)[q->hi].addr : 0);
+		for (size_t j = n - taken; j < n; j++) {
+			struct ha_pend *p = ha_order_op(o, e[j]);
+
+			if (p->bits & HA_PEND_LINKED)
+				ha_pend_set_link(p, j + 1 < n ? ha_order_op(o, e[j + 1])->addr :
+						    q->len ? ha_order_ops(q->hb)[q->hi].addr : 0);
+		}
 		if (!q->len)
 			o->dry[o->ndry++] = o->sel[i];
 	}
@@ -483,7 +523,12 @@ size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max,
 	}
 	o->nactive = kept;
 	/* From one queue: in order already (a one-thread trace's every time). */
-	*out = from == 1 ? o->sort_a :
-			   radix_sort(o, o->sort_a, o->sort_b, n, 64 - (unsigned)__builtin_clzll(span | 1));
+	if (from == 1) {
+		*out = o->sort_a;
+	} else {
+		e = radix_sort(o, o->sort_a, o->sort_b, n, 64 - (unsigned)__builtin_clzll(span | 1));
+		order_ties(o, e, n);
+		*out = e;
+	}
 	return n;
 }

@@ -598,9 +598,9 @@ enum { PREFETCH_FROM = 16383 };	/* slots - 1: 768 KiB of table and more */
  * reader releases them in a burst at each SYNC, and with 65536 it waited for
  * room while the applier had work (8-thread trace 2.36 s against 2.63,
  * medians of 5); 262144 was no faster than this, with 4 MiB more RSS. */
-enum { PIPE_CAP = 131072, PIPE_AHEAD = 16, PIPE_FAR = 64 };
-/* Operations sorted at a time, at most: the sort's two arrays of 16 bytes
- * each take 2 MiB.  A SYNC of an 8-thread trace releases 8,900 on average
+enum { PIPE_CAP = 131072, PIPE_AHEAD = 16 };
+/* Operations sorted at a time, at most: the sort's two arrays of 8 bytes
+ * each take 1 MiB.  A SYNC of an 8-thread trace releases 8,900 on average
  * and up to 260,000; a larger one is taken in parts (order.h). */
 enum { TAKE_MAX = 65536 };
 enum { AHEAD = 8 };	/* how far ahead the lone thread prefetches the table */
@@ -617,13 +617,12 @@ static void *applier(void *arg)
 
 	while ((it = ha_pipe_get(pipe))) {
 		const struct ha_pipe_item *next = ha_pipe_peek(pipe, PIPE_AHEAD);
-		const struct ha_pipe_item *far = ha_pipe_peek(pipe, PIPE_FAR);
-
-		if (far)
-			__builtin_prefetch(far);
 
 		/* The live table outgrows the caches when many blocks are live:
-		 * its misses overlap when asked for well ahead. */
+		 * its misses overlap when asked for well ahead.  (The pipe's own
+		 * lines, read in order, the hardware prefetcher brings: asking
+		 * for them 64 items ahead as well made an 8-thread trace 4%
+		 * slower on an Intel Xeon.) */
 		if (next && r->live.mask >= PREFETCH_FROM)
 			ha_addrmap_prefetch(&r->live, next->op.addr);
 		apply(r, &it->op, it->op.bits & HA_PEND_LINKED ? ha_pend_link(&it->op) : 0);
@@ -664,7 +663,7 @@ static void stop_applier(struct ha_replay *r)
  * trace has (they are dropped). */
 static void release(struct ha_replay *r, uint64_t limit)
 {
-	const struct ha_order_sorted *e;
+	const uint64_t *e;
 	size_t n;
 
 	if (!r->applier_tried)
@@ -675,18 +674,18 @@ static void release(struct ha_replay *r, uint64_t limit)
 				struct ha_pipe_item *it = ha_pipe_slot(r->pipe);
 
 				if (i + COPY_AHEAD < n)
-					__builtin_prefetch(e[i + COPY_AHEAD].p);
+					__builtin_prefetch(ha_order_op(&r->order, e[i + COPY_AHEAD]));
 				ha_pipe_prefetch_slot(r->pipe, PUT_AHEAD);
-				it->op = *e[i].p;
+				it->op = *ha_order_op(&r->order, e[i]);
 				ha_pipe_put(r->pipe);
 			}
 			continue;
 		}
 		for (size_t i = 0; i < n; i++) {
-			const struct ha_pend *p = e[i].p;
+			const struct ha_pend *p = ha_order_op(&r->order, e[i]);
 
 			if (i + AHEAD < n && r->live.mask >= PREFETCH_FROM)
-				ha_addrmap_prefetch(&r->live, e[i + AHEAD].p->addr);
+				ha_addrmap_prefetch(&r->live, ha_order_op(&r->order, e[i + AHEAD])->addr);
 			/* A moving realloc's release carries its new address. */
 			apply(r, p, p->bits & HA_PEND_LINKED ? ha_pend_link(p) : 0);
 		}

@@ -65,6 +65,14 @@ static inline struct ha_pend *ha_order_ops(const struct ha_order_block *b)
 	return (struct ha_pend *)(b + 1);
 }
 
+/* The operation of an entry ha_order_take handed out (order.h). */
+static inline struct ha_pend *ha_order_op(const struct ha_order *o, uint64_t e)
+{
+	uint32_t h = (uint32_t)e;
+
+	return (struct ha_pend *)(o->arenas[h >> 16] + (size_t)(h & 0xffff) * sizeof(struct ha_pend));
+}
+
 /* Place k of the room ha_order_reserve_n made (order.h). */
 static inline struct ha_pend *ha_order_room(const struct ha_order *o, size_t k)
 {

@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 	unsigned nseen = 0, last_t = 0;
 	uint64_t want_link[MAXT] = { 0 };	/* a linked release's link, for the thread's next */
 	uint64_t pair_floor[MAXT] = { 0 };	/* after a linked pair: no going back before it */
-	unsigned long long linked = 0, parts = 0;
+	unsigned long long linked = 0, parts = 0, jumps = 0;
 
 	if (argc > 2)
 		rng = strtoull(argv[2], NULL, 0) | 1;
@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 	ha_order_init(&o);
 	for (unsigned r = 0; r < rounds; r++) {
 		uint64_t limit;
-		const struct ha_order_sorted *e;
+		const uint64_t *e;
 		size_t got, max;
 
 		/* Drain: a batch from each of a few threads. */
@@ -96,7 +96,16 @@ int main(int argc, char **argv)
 
 			for (unsigned i = 0; i < n && i < room && left[t]; i++, left[t]--) {
 				struct ha_pend *q = many ? ha_order_room(&o, k) : ha_order_reserve(&o, 1000 + t);
-				uint64_t ts = clock[t] + next_rand() % 3;	/* equal times often */
+				uint64_t ts;
+
+				/* Now and then a thread goes quiet for a while, 8 us to
+				 * 17 s: SYNCs span times of up to 35 bits (three radix
+				 * passes, and parts of 2^32 ns). */
+				if (!pair && next_rand() % 2048 == 0) {
+					clock[t] += 1ull << (13 + next_rand() % 22);
+					jumps++;
+				}
+				ts = clock[t] + next_rand() % 3;	/* equal times often */
 				unsigned op = (unsigned)(next_rand() % 5);
 				bool link = false;
 
@@ -149,10 +158,10 @@ int main(int argc, char **argv)
 		for (unsigned part = 0; (got = ha_order_take(&o, limit, max, &e)); part++) {
 			parts += part > 0;
 			/* More than max only when more than max share a time. */
-			if (got > max && e[0].p->ts != e[got - 1].p->ts)
+			if (got > max && ha_order_op(&o, e[0])->ts != ha_order_op(&o, e[got - 1])->ts)
 				return fail("more than asked for", popped);
 			for (size_t k = 0; k < got; k++) {
-				const struct ha_pend *p = e[k].p;
+				const struct ha_pend *p = ha_order_op(&o, e[k]);
 				unsigned t = p->tid - 1000, op = ha_pend_op(p);
 
 				popped++;
@@ -201,9 +210,11 @@ int main(int argc, char **argv)
 	if (popped != pushed || o.pending)
 		return fail("operations lost or duplicated", popped);
 	ha_order_free(&o);
-	if (!linked || !parts)
-		return fail("no linked release or no SYNC taken in parts: the test tests less", popped);
+	if (!linked || !parts || !jumps)
+		return fail("no linked release, no SYNC taken in parts or no pause: the test tests less",
+			    popped);
 	printf("order_check: %llu operations from %u threads in %u rounds, in order "
-	       "(%llu linked, %llu SYNCs taken in parts)\n", popped, MAXT, rounds, linked, parts);
+	       "(%llu linked, %llu SYNCs taken in parts, %llu pauses)\n", popped, MAXT, rounds, linked,
+	       parts, jumps);
 	return 0;
 }
