@@ -72,6 +72,20 @@ static inline void ha_addrmap_prefetch(const struct ha_addrmap *m, uint64_t addr
 	__builtin_prefetch(p + 3 * sizeof(struct ha_block) + sizeof(uint64_t) - 1);
 }
 
+/* The same, and a load of the home slot: on the Intel Xeons this runs on,
+ * a thread whose every step misses on the table (the applier of an
+ * 8-thread trace) was 9% faster with the load 16 steps ahead than with
+ * prefetches alone, which seem dropped there when misses pile up.  The
+ * load holds up nothing: what it reads goes nowhere. */
+static inline void ha_addrmap_fetch(const struct ha_addrmap *m, uint64_t addr)
+{
+	uint64_t v;
+
+	ha_addrmap_prefetch(m, addr);
+	v = *(const volatile uint64_t *)&m->slots[ha_addrmap_home(m, addr)].addr;
+	__asm__ volatile("" : : "r"(v));
+}
+
 void ha_addrmap_init(struct ha_addrmap *m);
 void ha_addrmap_free(struct ha_addrmap *m);
 /* Returns the block at addr, or NULL.  The pointer is valid until the next insert or remove. */
