@@ -18,6 +18,7 @@ void ha_pipe_init(struct ha_pipe *p, size_t cap)
 	 * 1,024 page faults, or two. */
 	p->v = xlarge(cap * sizeof(*p->v));
 	p->mask = cap - 1;
+	p->refill = cap >= 4 ? cap / 4 : 1;
 }
 
 void ha_pipe_free(struct ha_pipe *p)
@@ -60,9 +61,10 @@ static void wake(_Atomic int *waiting)
 		syscall(SYS_futex, waiting, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/* Room for the refill, once the channel was full. */
 static bool has_room(struct ha_pipe *p)
 {
-	return p->put_pos - atomic_load(&p->head) <= p->mask;
+	return p->put_pos - atomic_load(&p->head) <= p->mask + 1 - p->refill;
 }
 
 static bool has_items(struct ha_pipe *p)
@@ -74,12 +76,15 @@ struct ha_pipe_item *ha_pipe_slot_wait(struct ha_pipe *p)
 {
 	unsigned spins = 0;
 
-	while (p->put_pos - p->seen_head > p->mask) {
-		/* Full: what the consumer has taken may not be published yet. */
-		ha_pipe_flush(p);
-		p->seen_head = atomic_load_explicit(&p->head, memory_order_acquire);
-		if (p->put_pos - p->seen_head > p->mask)
+	/* Full: what the consumer has taken may not be published yet; when
+	 * nothing is, a wait for the refill. */
+	ha_pipe_flush(p);
+	p->seen_head = atomic_load_explicit(&p->head, memory_order_acquire);
+	if (p->put_pos - p->seen_head > p->mask) {
+		while (p->put_pos - p->seen_head > p->mask + 1 - p->refill) {
 			wait_for(&p->producer_waits, &spins, has_room, p);
+			p->seen_head = atomic_load_explicit(&p->head, memory_order_acquire);
+		}
 	}
 	return &p->v[p->put_pos & p->mask];
 }
@@ -101,10 +106,16 @@ const struct ha_pipe_item *ha_pipe_get_wait(struct ha_pipe *p)
 {
 	unsigned spins = 0;
 
-	/* The item returned last is done with: the room up to here is free. */
+	/* The item returned last is done with: the room up to here is free,
+	 * and a producer waiting for the refill is woken once it is there (it
+	 * flushed before it waited: tail is where it stopped). */
 	if (p->get_pos % HA_PIPE_BATCH == 0) {
 		atomic_store_explicit(&p->head, p->get_pos, memory_order_release);
-		wake(&p->producer_waits);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (atomic_load_explicit(&p->producer_waits, memory_order_relaxed) &&
+		    p->mask + 1 - (atomic_load_explicit(&p->tail, memory_order_relaxed) - p->get_pos) >=
+			    p->refill)
+			wake(&p->producer_waits);
 	}
 	while (p->get_pos == p->seen_tail) {
 		bool closed;

