@@ -27,7 +27,8 @@
 
 _Static_assert(sizeof(struct ha_order_block) == 64, "a block's header is one cache line");
 _Static_assert(HA_ORDER_ARENA == HA_HUGE_PAGE, "an arena is a huge page");
-_Static_assert(HA_ORDER_ARENA / sizeof(struct ha_pend) <= 1u << 16, "a handle's place is 16 bits");
+_Static_assert(HA_ORDER_ARENA / sizeof(struct ha_pend) == 1u << HA_ORDER_PLACE_BITS,
+	       "a handle's place numbers an arena's operations");
 _Static_assert(sizeof(struct ha_order_block) % sizeof(struct ha_pend) == 0, "operations on handles");
 
 /* The queue's i-th operation (i < len): a walk along its blocks, for the
@@ -71,7 +72,7 @@ static struct ha_order_block *block_get(struct ha_order *o)
 		o->arena_at += BLOCK_BYTES;
 		o->arena_left -= BLOCK_BYTES;
 		UNPOISON(b, sizeof(*b));
-		b->handle = (uint32_t)(o->narenas - 1) << 16 |
+		b->handle = (uint32_t)(o->narenas - 1) << HA_ORDER_PLACE_BITS |
 			    (uint32_t)(((char *)ha_order_ops(b) - o->arenas[o->narenas - 1]) /
 				       sizeof(struct ha_pend));
 	}

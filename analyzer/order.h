@@ -79,7 +79,8 @@ struct ha_order {
  * 32 bits, its handle in the low: the arena it is in and its place there, in
  * units of 32 bytes (ha_order_op, replay.h). */
 #define HA_ORDER_ARENA (2u << 20)	/* = HA_HUGE_PAGE (util.h) */
-#define HA_ORDER_MAX_ARENAS (1u << 16)	/* handles of 32 bits: 128 GiB of operations */
+#define HA_ORDER_PLACE_BITS 16		/* a handle's place: HA_ORDER_ARENA / 32 */
+#define HA_ORDER_MAX_ARENAS (1u << (32 - HA_ORDER_PLACE_BITS))	/* 128 GiB of operations */
 
 void ha_order_init(struct ha_order *o);
 void ha_order_free(struct ha_order *o);

@@ -70,7 +70,8 @@ static inline struct ha_pend *ha_order_op(const struct ha_order *o, uint64_t e)
 {
 	uint32_t h = (uint32_t)e;
 
-	return (struct ha_pend *)(o->arenas[h >> 16] + (size_t)(h & 0xffff) * sizeof(struct ha_pend));
+	return (struct ha_pend *)(o->arenas[h >> HA_ORDER_PLACE_BITS] +
+				  (size_t)(h & ((1u << HA_ORDER_PLACE_BITS) - 1)) * sizeof(struct ha_pend));
 }
 
 /* Place k of the room ha_order_reserve_n made (order.h). */
