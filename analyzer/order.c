@@ -247,8 +247,8 @@ void ha_order_commit(struct ha_order *o)
 
 	/* Behind its predecessors unless it is older (never in a sound trace
 	 * but for equal times): then among them, in order. */
-	if (i && (at(q, i - 1)->ts > p->ts ||
-		  (at(q, i - 1)->ts == p->ts && ha_pend_op(at(q, i - 1)) > ha_pend_op(p)))) {
+	if (i && (q->last->ts > p->ts ||
+		  (q->last->ts == p->ts && ha_pend_op(q->last) > ha_pend_op(p)))) {
 		struct ha_pend tmp = *p;
 
 		for (; i > 0; i--) {
@@ -262,6 +262,8 @@ void ha_order_commit(struct ha_order *o)
 	}
 	q->tb->n++;
 	q->len++;
+	/* The newest is in the place just filled, moved there if it had to. */
+	q->last = &ha_order_ops(q->tb)[q->tb->n - 1];
 	o->pending++;
 	activate(o, qi);
 }
@@ -275,16 +277,19 @@ void ha_order_commit_n(struct ha_order *o, size_t m, int sorted)
 	if (!m)
 		return;
 	/* Out of order somewhere (never in a sound trace but for equal
-	 * times): each into its place, one at a time. */
-	if (!sorted || (q->len && (at(q, q->len - 1)->ts > first->ts ||
-				   (at(q, q->len - 1)->ts == first->ts &&
-				    ha_pend_op(at(q, q->len - 1)) > ha_pend_op(first))))) {
+	 * times): each into its place, one at a time.  (The newest queued is
+	 * kept: found by a walk along the blocks, a one-thread trace's queue
+	 * of a thousand blocks cost 13% of its analysis.) */
+	if (!sorted || (q->len && (q->last->ts > first->ts ||
+				   (q->last->ts == first->ts &&
+				    ha_pend_op(q->last) > ha_pend_op(first))))) {
 		while (m--)
 			ha_order_commit(o);
 		return;
 	}
 	q->tb->n += (uint32_t)m;
 	q->len += m;
+	q->last = &ha_order_ops(q->tb)[q->tb->n - 1];
 	o->pending += m;
 	activate(o, qi);
 }

@@ -39,6 +39,7 @@ struct ha_order_block {
 
 struct ha_order_queue {
 	struct ha_order_block *hb, *tb;	/* head and tail blocks; NULL when empty */
+	struct ha_pend *last;		/* the newest operation, while len > 0 */
 	size_t len;			/* operations queued */
 	uint32_t hi;			/* the oldest's place in hb */
 	uint32_t tid;
