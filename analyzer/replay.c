@@ -410,8 +410,11 @@ claim_live(struct ha_replay *r, uint64_t addr)
  * one go when the window is open and the observer is the per-site one: the
  * free of a block born in the window, and an allocation other than a
  * realloc's.  The same figures as apply's general path; false, with nothing
- * done, for the rest. */
-static bool apply_fast(struct ha_replay *r, struct ha_sites *s, const struct ha_pend *p)
+ * done, for the rest.  Inlined in the applying loop: as a call, its entry
+ * (six registers saved) took 9% of its samples, and the 8-thread trace is 2%
+ * faster without it. */
+static inline __attribute__((always_inline)) bool
+apply_fast(struct ha_replay *r, struct ha_sites *s, const struct ha_pend *p)
 {
 	struct ha_totals *t = &r->tot;
 	unsigned op = ha_pend_op(p), kind = ha_pend_kind(p);
