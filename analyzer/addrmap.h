@@ -71,8 +71,8 @@ static inline void ha_addrmap_prefetch(const struct ha_addrmap *m, uint64_t addr
 	__builtin_prefetch(p + sizeof(struct ha_block) + sizeof(uint64_t) - 1);
 }
 
-/* The same, and a load of the home slot: on the Intel Xeons this runs on,
- * a thread whose every step misses on the table (the applier of an
+/* The same, and a load of the home slot: on an Intel Xeon (not measured on
+ * AMD), a thread whose every step misses on the table (the applier of an
  * 8-thread trace) was 4 to 9% faster with the load 16 steps ahead than
  * with no prefetch, and 2% more with the prefetches too; the prefetches
  * alone were 2.5 to 4% slower than none.  The load holds up nothing: what

@@ -491,6 +491,7 @@ size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max, const uint6
 					count[1][(key >> DIGIT) & DIGIT_MASK]++;
 				}
 			} else {
+				/* One queue: in order already, nothing to count. */
 				for (; k < end && v[k].ts < limit; k++)
 					e[n++] = (v[k].ts - base) << KEY | (q->hb->handle + k);
 			}

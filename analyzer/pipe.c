@@ -107,14 +107,13 @@ const struct ha_pipe_item *ha_pipe_get_wait(struct ha_pipe *p)
 	unsigned spins = 0;
 
 	/* The item returned last is done with: the room up to here is free,
-	 * and a producer waiting for the refill is woken once it is there (it
-	 * flushed before it waited: tail is where it stopped). */
+	 * and a producer waiting for the refill is woken once it is there.  (It
+	 * flushed before it waited: tail is where it stopped.  A stale tail
+	 * only makes the room look larger, so no wake-up is missed.) */
 	if (p->get_pos % HA_PIPE_BATCH == 0) {
 		atomic_store_explicit(&p->head, p->get_pos, memory_order_release);
-		atomic_thread_fence(memory_order_seq_cst);
-		if (atomic_load_explicit(&p->producer_waits, memory_order_relaxed) &&
-		    p->mask + 1 - (atomic_load_explicit(&p->tail, memory_order_relaxed) - p->get_pos) >=
-			    p->refill)
+		if (p->mask + 1 - (atomic_load_explicit(&p->tail, memory_order_relaxed) - p->get_pos) >=
+		    p->refill)
 			wake(&p->producer_waits);
 	}
 	while (p->get_pos == p->seen_tail) {
