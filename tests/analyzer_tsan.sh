@@ -31,7 +31,9 @@ export TSAN_OPTIONS="halt_on_error=1 exitcode=66"
 trace() {	# trace NAME CMD...
 	local name=$1
 	shift
-	if ! HOTALLOC_OUT="$T/$name.trace" LD_PRELOAD="$B/libhotalloc.so" "$@" >/dev/null 2>"$name.rec.err"; then
+	# (timeout outside the preload: it is not the program traced)
+	if ! timeout "$TIMEOUT" env HOTALLOC_OUT="$T/$name.trace" LD_PRELOAD="$B/libhotalloc.so" "$@" \
+		>/dev/null 2>"$name.rec.err"; then
 		fail "record $name: $(oneline "$name.rec.err")"
 		return 1
 	fi

@@ -114,7 +114,8 @@ static void *worker(void *arg)
 	atomic_fetch_add(&ready, 1);
 	while (atomic_load(&ready) < 2)
 		sched_yield();
-	while (made < handoffs || freed < handoffs) {
+	/* Not done while a block is still pending (the other thread waits for it). */
+	while (made < handoffs || freed < handoffs || pending) {
 		int progress = 0;
 
 		if (!pending && made < handoffs) {

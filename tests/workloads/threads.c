@@ -45,7 +45,9 @@ static void *worker(void *arg)
 	while (atomic_load(&ready) < nthreads)
 		sched_yield();
 
-	while (made < iterations || freed < iterations) {
+	/* Not done while a block is still pending: the ring out may have been
+	 * full when the last one was made, and the next thread waits for it. */
+	while (made < iterations || freed < iterations || pending) {
 		int progress = 0;
 		unsigned char *p;
 
