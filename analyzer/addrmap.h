@@ -71,12 +71,13 @@ static inline void ha_addrmap_prefetch(const struct ha_addrmap *m, uint64_t addr
 	__builtin_prefetch(p + sizeof(struct ha_block) + sizeof(uint64_t) - 1);
 }
 
-/* The same, and a load of the home slot: on an Intel Xeon (not measured on
- * AMD), a thread whose every step misses on the table (the applier of an
- * 8-thread trace) was 4 to 9% faster with the load 16 steps ahead than
- * with no prefetch, and 2% more with the prefetches too; the prefetches
- * alone were 2.5 to 4% slower than none.  The load holds up nothing: what
- * it reads goes nowhere. */
+/* The same, and a load of the home slot: on an Intel Xeon, a thread whose
+ * every step misses on the table (the applier of an 8-thread trace) was 4
+ * to 9% faster with the load 16 steps ahead than with no prefetch, and 2%
+ * more with the prefetches too; the prefetches alone were 2.5 to 4% slower
+ * than none.  On an AMD EPYC (Zen 5) the prefetches alone were 3 to 9%
+ * faster than this: the replay chooses by the processor (replay.c).  What
+ * the load reads goes nowhere. */
 static inline void ha_addrmap_fetch(const struct ha_addrmap *m, uint64_t addr)
 {
 	uint64_t v;

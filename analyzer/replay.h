@@ -158,6 +158,7 @@ struct ha_replay {
 	 * applying thread touches these (tot.lost excepted: the reader's) and
 	 * what observe and closing touch. */
 	struct ha_totals tot;
+	bool load_ahead;		/* set before the applier starts (replay.c) */
 	struct ha_addrmap live;
 	struct ha_addrmap moving;	/* realloc'd blocks between their release and new address */
 	struct ha_aside *aside_live, *aside_moving;	/* the two tables' long growth counts */

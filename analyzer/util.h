@@ -23,7 +23,7 @@ void ha_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
-void *xaligned(size_t align, size_t n);
+void *xaligned(size_t align, size_t n);	/* align: a power of two, a multiple of sizeof(void *) */
 /* n bytes or more (n rounded up to a whole number of HA_HUGE_PAGE), on
  * transparent huge pages when the kernel gives them (its madvise mode);
  * free() frees it. */
@@ -34,7 +34,7 @@ void *xlarge(size_t n);
 
 /* Whether the analyzer may add threads (read-ahead, applying): a second core
  * and HOTALLOC_ANALYZER_THREADS not 1. */
-bool ha_threads_allowed(void);	/* align: a power of two, a multiple of sizeof(void *) */
+bool ha_threads_allowed(void);
 char *xstrdup(const char *s);
 
 /* The value of option name at argv[*i], written "--name VALUE" (advances *i)
