@@ -474,6 +474,7 @@ size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max, const uint6
 	for (size_t i = 0; i < nsel; i++) {
 		struct ha_order_queue *q = &o->q[o->sel[i]];
 		size_t taken = 0;
+		uint64_t bits = 0;	/* of all taken: is one linked? */
 
 		for (;;) {
 			struct ha_pend *v = ha_order_ops(q->hb);
@@ -492,6 +493,7 @@ size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max, const uint6
 					uint32_t d = (uint32_t)(key >> DIGIT) & DIGIT_MASK;
 
 					e[n++] = key << KEY | (q->hb->handle + k);
+					bits |= v[k].bits;
 					count[0][key & DIGIT_MASK]++;
 					if (d != d1) {
 						count[1][d1] += run;
@@ -503,8 +505,10 @@ size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max, const uint6
 				count[1][d1] += run;
 			} else {
 				/* One queue: in order already, nothing to count. */
-				for (; k < end && v[k].ts < limit; k++)
+				for (; k < end && v[k].ts < limit; k++) {
 					e[n++] = (v[k].ts - base) << KEY | (q->hb->handle + k);
+					bits |= v[k].bits;
+				}
 			}
 			taken += k - q->hi;
 			q->hi = k;
@@ -520,7 +524,7 @@ size_t ha_order_take(struct ha_order *o, uint64_t limit, size_t max, const uint6
 		if (e[n - 1] >> KEY > span)
 			span = e[n - 1] >> KEY;
 		/* A moving realloc's release: its link is its thread's next. */
-		for (size_t j = n - taken; j < n; j++) {
+		for (size_t j = bits & HA_PEND_LINKED ? n - taken : n; j < n; j++) {
 			struct ha_pend *p = ha_order_op(o, e[j]);
 
 			if (p->bits & HA_PEND_LINKED)
