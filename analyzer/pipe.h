@@ -64,22 +64,48 @@ static inline struct ha_pipe_item *ha_pipe_slot(struct ha_pipe *p)
 	return ha_pipe_slot_wait(p);
 }
 
-/* Producer: asks for the line of the slot k places ahead of the next one,
- * to write: the consumer read it last, on its own core, and a store that
- * finds it there waits for it (PREFETCHW; a no-op where it is not known). */
-static inline void ha_pipe_prefetch_slot(const struct ha_pipe *p, size_t k)
-{
-#if defined(__x86_64__)
-	__asm__ volatile("prefetchw %0" : : "m"(p->v[(p->put_pos + k) & p->mask]));
-#else
-	__builtin_prefetch(&p->v[(p->put_pos + k) & p->mask], 1);
-#endif
-}
-
 static inline void ha_pipe_put(struct ha_pipe *p)
 {
 	if (++p->put_pos % HA_PIPE_BATCH == 0)
 		ha_pipe_flush(p);
+}
+
+/* Producer, a run at a time: room for *n items in a row, 1 <= *n <= want
+ * (want > 0), to fill and then hand over with put_n(*n); waits while the
+ * channel is full.  A run ends where a publication is due, or the ring
+ * wraps: the copying loop keeps its pointer and count in registers, where
+ * slot and put, one item at a time, read the channel's fields again after
+ * every store. */
+static inline struct ha_pipe_item *ha_pipe_room(struct ha_pipe *p, size_t want, size_t *n)
+{
+	struct ha_pipe_item *it = ha_pipe_slot(p);
+	size_t free = p->mask + 1 - (p->put_pos - p->seen_head);
+	size_t ring = p->mask + 1 - (p->put_pos & p->mask);
+	size_t batch = HA_PIPE_BATCH - p->put_pos % HA_PIPE_BATCH;
+
+	*n = want < free ? want : free;
+	*n = *n < ring ? *n : ring;
+	*n = *n < batch ? *n : batch;
+	return it;
+}
+
+static inline void ha_pipe_put_n(struct ha_pipe *p, size_t n)
+{
+	p->put_pos += n;
+	if (p->put_pos % HA_PIPE_BATCH == 0)
+		ha_pipe_flush(p);
+}
+
+/* Producer: asks for the line of item it, a slot ahead, to write: the
+ * consumer read it last, on its own core, and a store that finds it there
+ * waits for it (PREFETCHW; a no-op where it is not known). */
+static inline void ha_pipe_prefetch_item(const struct ha_pipe_item *it)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("prefetchw %0" : : "m"(*it));
+#else
+	__builtin_prefetch(it, 1);
+#endif
 }
 /* Producer: no more items; flushes. */
 void ha_pipe_close(struct ha_pipe *p);

@@ -693,14 +693,19 @@ static void release(struct ha_replay *r, uint64_t limit)
 		start_applier(r);
 	while ((n = ha_order_take(&r->order, limit, TAKE_MAX, &e))) {
 		if (r->pipe) {
-			for (size_t i = 0; i < n; i++) {
-				struct ha_pipe_item *it = ha_pipe_slot(r->pipe);
+			struct ha_pipe *pipe = r->pipe;
 
-				if (i + COPY_AHEAD < n)
-					__builtin_prefetch(ha_order_op(&r->order, e[i + COPY_AHEAD]));
-				ha_pipe_prefetch_slot(r->pipe, PUT_AHEAD);
-				it->op = *ha_order_op(&r->order, e[i]);
-				ha_pipe_put(r->pipe);
+			for (size_t i = 0, room; i < n; ha_pipe_put_n(pipe, room)) {
+				struct ha_pipe_item *it = ha_pipe_room(pipe, n - i, &room);
+				struct ha_pipe_item *v = pipe->v;
+				size_t mask = pipe->mask, at = pipe->put_pos + PUT_AHEAD;
+
+				for (size_t j = 0; j < room; j++, i++) {
+					if (i + COPY_AHEAD < n)
+						__builtin_prefetch(ha_order_op(&r->order, e[i + COPY_AHEAD]));
+					ha_pipe_prefetch_item(&v[(at + j) & mask]);
+					it[j].op = *ha_order_op(&r->order, e[i]);
+				}
 			}
 			continue;
 		}

@@ -2,6 +2,7 @@
 /* Stress test of analyzer/pipe.c, the channel between the analyzer's reading
  * and applying threads: a producer puts numbered items in bursts of random
  * length (flushing after each, as the replay does after a SYNC's release),
+ * item by item or a run at a time (ha_pipe_room, as the replay does),
  * sometimes pausing so that the consumer sleeps on an empty channel, and a
  * slow consumer now and then lets it fill; the consumer checks that every
  * item arrives once, in order, intact, that a peek ahead shows the item that
@@ -76,13 +77,36 @@ int main(int argc, char **argv)
 	while (n < items) {
 		unsigned long long burst = 1 + mix(n) % 5000;
 
-		for (; burst && n < items; burst--, n++) {
-			struct ha_pipe_item *it = ha_pipe_slot(&pipe_);
+		if (burst % 2) {
+			/* Item by item. */
+			for (; burst && n < items; burst--, n++) {
+				struct ha_pipe_item *it = ha_pipe_slot(&pipe_);
 
-			it->op.ts = n;
-			it->op.addr = mix(n);
-			it->op.stack = (uint32_t)~n;
-			ha_pipe_put(&pipe_);
+				it->op.ts = n;
+				it->op.addr = mix(n);
+				it->op.stack = (uint32_t)~n;
+				ha_pipe_put(&pipe_);
+			}
+		} else {
+			/* A run at a time, as the replay puts them. */
+			if (burst > items - n)
+				burst = items - n;
+			while (burst) {
+				size_t room;
+				struct ha_pipe_item *it = ha_pipe_room(&pipe_, burst, &room);
+
+				if (room < 1 || room > burst) {
+					fprintf(stderr, "pipe_stress: room for %zu of %llu\n", room, burst);
+					exit(1);
+				}
+				for (size_t j = 0; j < room; j++, n++) {
+					it[j].op.ts = n;
+					it[j].op.addr = mix(n);
+					it[j].op.stack = (uint32_t)~n;
+				}
+				ha_pipe_put_n(&pipe_, room);
+				burst -= room;
+			}
 		}
 		ha_pipe_flush(&pipe_);
 		if (mix(n) % 50 == 0)
