@@ -58,13 +58,14 @@ static inline size_t ha_addrmap_home(const struct ha_addrmap *m, uint64_t addr)
 	return (size_t)((addr * 0x9e3779b97f4a7c15ull) >> m->shift);
 }
 
-/* A prefetch the compiler keeps: GCC 12 dropped every __builtin_prefetch
- * of the applier's loop (objdump: none left) when they were three, and
- * again with a home slot rounded to a line's first, which was then
- * measured as if it had them. */
+/* A prefetch the compiler keeps, on x86-64 (elsewhere __builtin_prefetch,
+ * which it may drop): GCC 12 dropped every __builtin_prefetch of the
+ * applier's loop (objdump: none left) when they were three, and again with
+ * a home slot rounded to a line's first, which was then measured as if it
+ * had them. */
 static inline void ha_prefetch_line(const void *p)
 {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 	__asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)p));
 #else
 	__builtin_prefetch(p);
@@ -75,12 +76,13 @@ static inline void ha_prefetch_line(const void *p)
  * next hides the table's cache misses behind the work in between.  A hint only. */
 static inline void ha_addrmap_prefetch(const struct ha_addrmap *m, uint64_t addr)
 {
-	const char *p = (const char *)&m->slots[ha_addrmap_home(m, addr)];
+	size_t i = ha_addrmap_home(m, addr);
 
 	/* The block, and the next slot's addr, which a remove reads to end
-	 * its run: on the next line for every other slot. */
-	ha_prefetch_line(p);
-	ha_prefetch_line(p + sizeof(struct ha_block) + sizeof(uint64_t) - 1);
+	 * its run: on the next line for every other slot (slot 0 after the
+	 * last). */
+	ha_prefetch_line(&m->slots[i]);
+	ha_prefetch_line(&m->slots[(i + 1) & m->mask].addr);
 }
 
 /* The same, and a load of the home slot: on an Intel Xeon, a thread whose

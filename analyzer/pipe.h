@@ -79,11 +79,11 @@ static inline void ha_pipe_put(struct ha_pipe *p)
 static inline struct ha_pipe_item *ha_pipe_room(struct ha_pipe *p, size_t want, size_t *n)
 {
 	struct ha_pipe_item *it = ha_pipe_slot(p);
-	size_t free = p->mask + 1 - (p->put_pos - p->seen_head);
+	size_t avail = p->mask + 1 - (p->put_pos - p->seen_head);
 	size_t ring = p->mask + 1 - (p->put_pos & p->mask);
 	size_t batch = HA_PIPE_BATCH - p->put_pos % HA_PIPE_BATCH;
 
-	*n = want < free ? want : free;
+	*n = want < avail ? want : avail;
 	*n = *n < ring ? *n : ring;
 	*n = *n < batch ? *n : batch;
 	return it;

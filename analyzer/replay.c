@@ -639,7 +639,7 @@ static void *applier(void *arg)
 
 /* Whether the applier loads the live table ahead (ha_addrmap_fetch) or only
  * prefetches: on an 8-thread trace the load was 3 to 5% faster than the
- * prefetch alone on an Intel Xeon, and the prefetch alone 3 to 5% faster
+ * prefetch alone on an Intel Xeon, and the prefetch alone 3 to 9% faster
  * than the load on an AMD EPYC (Zen 5), where the load, waiting to retire,
  * held up the loop behind it (68% of the loop's own samples on it). */
 static bool cpu_is_intel(void)

@@ -38,6 +38,9 @@ run "time ordering, 3-operation blocks (ASan, UBSan)" "$B/unit/order_check_small
 run "varint decoding (ASan, UBSan)" "$B/unit/varint_check" 200000
 run "analyzer channel stress (ThreadSanitizer)" "$B/unit/pipe_stress_tsan" 500000 256
 run "analyzer channel stress (ASan, UBSan)" "$B/unit/pipe_stress_asan" 2000000 1024
+# Smaller than a publication batch: runs end where the ring wraps.
+run "analyzer channel stress, 2 slots (ThreadSanitizer)" "$B/unit/pipe_stress_tsan" 100000 2
+run "analyzer channel stress, 4 slots (ASan, UBSan)" "$B/unit/pipe_stress_asan" 300000 4
 run "command line" sh "$D/cli.sh" "$B"
 run "command line, analyzer under ASan and UBSan" sh "$D/cli.sh" "$B/asan"
 [ -x "$D/capture.sh" ] && run "capture" "$D/capture.sh" "$B"
