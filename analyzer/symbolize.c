@@ -37,6 +37,23 @@ struct sym_module {
 	char *warning;		/* why it is broken, not yet told */
 	bool opened, broken;
 	bool claimed;		/* taken by the opener (under lock) */
+	/* Function names by address: libdwfl looks an address up through
+	 * the whole symbol table, every time (a quarter of a report's time on
+	 * a python3 trace of 6,640 stacks).  Its answer depends on the address
+	 * only through which symbols and sections begin or end below it, and
+	 * whether it is one of those edges itself: so between two edges it
+	 * is the same, asked once (module_fn). */
+	uint64_t *edges;	/* sorted, distinct */
+	size_t nedges;
+	bool edges_built;
+	struct fn_ent *fns;	/* the names asked so far, by span */
+};
+
+/* The function name libdwfl gave for a span between two edges. */
+struct fn_ent {
+	UT_hash_handle hh;
+	uint64_t span;		/* 2k: strictly between edges k-1 and k; 2k+1: on edge k */
+	const char *name;	/* libdwfl's, valid while the module's Dwfl lives */
 };
 
 struct addr_ent {
@@ -142,6 +159,13 @@ void ha_sym_free(struct ha_symbolizer *s)
 		free(e);
 	}
 	for (size_t i = 0; i < s->nmods; i++) {
+		struct fn_ent *f, *tf;
+
+		HASH_ITER(hh, s->mods[i].fns, f, tf) {
+			HASH_DEL(s->mods[i].fns, f);
+			free(f);
+		}
+		free(s->mods[i].edges);
 		if (s->mods[i].dwfl)
 			dwfl_end(s->mods[i].dwfl);
 		free(s->mods[i].path);
@@ -381,14 +405,113 @@ static const char *demangled(struct ha_symbolizer *s, const char *name)
 	return r;
 }
 
+static int by_value(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return (a > b) - (a < b);
+}
+
+static void add_edge(struct sym_module *m, size_t *cap, uint64_t e)
+{
+	if (m->nedges == *cap) {
+		*cap = *cap ? 2 * *cap : 1024;
+		m->edges = xrealloc(m->edges, *cap * sizeof(*m->edges));
+	}
+	m->edges[m->nedges++] = e;
+}
+
+/* The edges of m's symbols (start and end, named or not, of every kind)
+ * and of the sections of the files they come from, as libdwfl gives
+ * addresses (with the module's bias). */
+static void build_edges(struct sym_module *m)
+{
+	int n = dwfl_module_getsymtab(m->mod);
+	Elf *seen[4] = { NULL };
+	size_t cap = 0, k = 0;
+
+	m->edges_built = true;
+	for (int i = 1; i < n; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		GElf_Word shndx;
+		Elf *elf = NULL;
+		Dwarf_Addr bias = 0;
+		unsigned e;
+
+		if (!dwfl_module_getsym_info(m->mod, i, &sym, &addr, &shndx, &elf, &bias))
+			continue;
+		add_edge(m, &cap, addr);
+		add_edge(m, &cap, addr + sym.st_size);
+		for (e = 0; e < 4 && seen[e] && seen[e] != elf; e++)
+			;
+		if (e < 4 && !seen[e] && elf) {
+			Elf_Scn *scn = NULL;
+
+			seen[e] = elf;
+			while ((scn = elf_nextscn(elf, scn))) {
+				GElf_Shdr shdr;
+
+				if (gelf_getshdr(scn, &shdr)) {
+					add_edge(m, &cap, shdr.sh_addr + bias);
+					add_edge(m, &cap, shdr.sh_addr + shdr.sh_size + bias);
+				}
+			}
+		} else if (e == 4) {
+			/* More symbol files than expected: no sharing. */
+			m->nedges = 0;
+			return;
+		}
+	}
+	if (!m->nedges)
+		return;
+	qsort(m->edges, m->nedges, sizeof(*m->edges), by_value);
+	for (size_t i = 1; i < m->nedges; i++)
+		if (m->edges[i] != m->edges[k])
+			m->edges[++k] = m->edges[i];
+	m->nedges = k + 1;
+}
+
+/* libdwfl's function name for pc, asked once per span between two edges. */
+static const char *module_fn(struct sym_module *m, uint64_t pc)
+{
+	GElf_Off off;
+	GElf_Sym sym;
+	size_t lo = 0, hi;
+	uint64_t span;
+	struct fn_ent *f;
+
+	if (!m->edges_built)
+		build_edges(m);
+	if (!m->nedges)
+		return dwfl_module_addrinfo(m->mod, pc, &off, &sym, NULL, NULL, NULL);
+	/* lo: the edges at or below pc. */
+	hi = m->nedges;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->edges[mid] <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	span = lo && m->edges[lo - 1] == pc ? 2 * (uint64_t)(lo - 1) + 1 : 2 * (uint64_t)lo;
+	HASH_FIND(hh, m->fns, &span, sizeof(span), f);
+	if (!f) {
+		f = xcalloc(1, sizeof(*f));
+		f->span = span;
+		f->name = dwfl_module_addrinfo(m->mod, pc, &off, &sym, NULL, NULL, NULL);
+		HASH_ADD(hh, m->fns, span, sizeof(f->span), f);
+	}
+	return f->name;
+}
+
 /* Fills out[] for one address of a readable module.  Returns the count. */
 static unsigned resolve_dwarf(struct ha_symbolizer *s, struct sym_module *m, uint64_t pc,
 			      struct ha_frame *out)
 {
 	Dwfl_Module *mod = m->mod;
-	GElf_Off off;
-	GElf_Sym sym;
-	const char *fn = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
+	const char *fn = module_fn(m, pc);
 	Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
 	const char *file = NULL;
 	int lineno = 0;
