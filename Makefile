@@ -137,10 +137,16 @@ $(BUILD)/unit/pipe_stress_asan: tests/unit/pipe_stress.c analyzer/pipe.c analyze
 	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -O1 -g $(SAN) $(WARN) -pthread -o $@ \
 		tests/unit/pipe_stress.c analyzer/pipe.c analyzer/util.c
 
+# The symbolizer's function names by span against libdwfl's by address, under ASan + UBSan.
+$(BUILD)/unit/symspan_check: tests/unit/symspan_check.c analyzer/symbolize.c analyzer/util.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -D_GNU_SOURCE -Iinclude -O1 -g $(SAN) $(WARN) -Wno-missing-prototypes -o $@ \
+		tests/unit/symspan_check.c analyzer/util.c -ldw -lelf -liberty -pthread
+
 test-build: all $(BUILD)/tests/demo $(WORKLOAD_BINS) $(ASAN_BUILD)/hotalloc $(ASAN_BUILD)/libhotalloc.so \
 	$(ASAN_BUILD)/tests/demo $(BUILD)/unit/ring_stress_tsan $(BUILD)/unit/ring_stress_asan \
 	$(BUILD)/unit/order_check $(BUILD)/unit/order_check_small $(BUILD)/unit/varint_check $(BUILD)/unit/rechunk $(BUILD)/unit/repack $(BUILD)/unit/pipe_stress_tsan $(BUILD)/unit/pipe_stress_asan \
-	$(BUILD)/tsan/hotalloc
+	$(BUILD)/unit/symspan_check $(BUILD)/tsan/hotalloc
 
 test:
 	@scripts/install-deps --test

@@ -41,6 +41,7 @@ run "analyzer channel stress (ASan, UBSan)" "$B/unit/pipe_stress_asan" 2000000 1
 # Smaller than a publication batch: runs end where the ring wraps.
 run "analyzer channel stress, 2 slots (ThreadSanitizer)" "$B/unit/pipe_stress_tsan" 100000 2
 run "analyzer channel stress, 4 slots (ASan, UBSan)" "$B/unit/pipe_stress_asan" 300000 4
+run "function names by span, against libdwfl's (ASan, UBSan)" "$B/unit/symspan_check" 499 3
 run "command line" sh "$D/cli.sh" "$B"
 run "command line, analyzer under ASan and UBSan" sh "$D/cli.sh" "$B/asan"
 [ -x "$D/capture.sh" ] && run "capture" "$D/capture.sh" "$B"
